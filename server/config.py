@@ -1,0 +1,128 @@
+"""Settings read from ``QINGLING_*`` environment variables, in one place.
+
+Every other module receives a :class:`Settings` object; nothing else reads the environment
+(docs/configuration.md lists every field, and a test keeps that list true).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_PORT = 8383
+# What we advertise in X-OpenRosa-Accept-Content-Length and enforce as the request body limit:
+# one number, so Collect splits its uploads where we really cut (openrosa.md 7.4, 7.9).
+DEFAULT_MAX_UPLOAD_BYTES = 100_000_000
+
+
+class SettingsError(ValueError):
+    """Raised at start-up with every invalid variable listed, so an operator fixes them in one go."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("qingling-data")
+    database_url: str = ""
+    blob_store: str = "local"
+    blob_dir: Path | None = None
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_prefix: str = ""
+    s3_region: str = ""
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    public_url: str = ""
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    secret_key: str = field(default="", repr=False)
+    threads: int = 8
+    default_project_name: str = "Household survey"
+    trust_proxy: bool = False
+    allow_http_basic: bool = False
+    log_level: str = "INFO"
+    publish_forms_on_start: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'qingling.db').resolve()}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Upload spool folder; inside the data dir so spooled files can be renamed into the local store."""
+        return self.data_dir / "tmp"
+
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(name: str, kind: type | str, raw: str) -> object:
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (bool, "bool"):
+        value = raw.strip().lower()
+        if value in _BOOL_TRUE:
+            return True
+        if value in _BOOL_FALSE:
+            return False
+        raise ValueError(f"expected true/false, got {raw!r}")
+    if kind in (Path, "Path", "Path | None"):
+        return Path(raw).expanduser()
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from ``QINGLING_<FIELD>`` variables; ``overrides`` win (CLI flags, tests)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    errors: list[str] = []
+    for f in fields(Settings):
+        var = f"QINGLING_{f.name.upper()}"
+        if var in environ:
+            try:
+                values[f.name] = _convert(var, f.type, environ[var])
+            except ValueError as exc:
+                errors.append(f"{var}: {exc}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if errors:
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(errors))
+    settings = Settings(**values)  # type: ignore[arg-type]
+    problems = _check(settings)
+    if problems:
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
+    return settings
+
+
+def _check(settings: Settings) -> list[str]:
+    problems = []
+    if settings.blob_store not in ("local", "s3"):
+        problems.append(f"QINGLING_BLOB_STORE: must be 'local' or 's3', got {settings.blob_store!r}")
+    if settings.blob_store == "s3" and not settings.s3_bucket:
+        problems.append("QINGLING_S3_BUCKET: required when QINGLING_BLOB_STORE=s3")
+    if settings.max_upload_bytes < 1_000_000:
+        problems.append("QINGLING_MAX_UPLOAD_BYTES: must be at least 1000000")
+    if not 1 <= settings.port <= 65535:
+        problems.append("QINGLING_PORT: must be between 1 and 65535")
+    if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
+        problems.append("QINGLING_PUBLIC_URL: must start with http:// or https://")
+    return problems
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """The configured secret, or one generated once and kept in the data dir (sessions survive restarts)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

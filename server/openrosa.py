@@ -1,0 +1,28 @@
+"""OpenRosa replies: the headers every reply carries and the XML envelopes Collect parses."""
+
+from __future__ import annotations
+
+from flask import Response, render_template
+from werkzeug.http import http_date
+
+from server.context import services
+
+XML_TYPE = "text/xml; charset=utf-8"
+
+
+def openrosa_headers(response: Response) -> Response:
+    """Headers Central puts on every OpenRosa reply, errors included (openrosa.md 9)."""
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(services().settings.max_upload_bytes)
+    response.headers["Date"] = http_date()
+    response.headers.setdefault("Content-Language", "en")
+    return response
+
+
+def openrosa_message(message: str, status: int, nature: str = "") -> Response:
+    body = render_template("openrosa/response.xml", message=message, nature=nature)
+    return openrosa_headers(Response(body, status=status, content_type=XML_TYPE))
+
+
+def xml_document(template: str, **context: object) -> Response:
+    return openrosa_headers(Response(render_template(template, **context), content_type=XML_TYPE))

@@ -1,0 +1,59 @@
+"""JSON shapes of the API, in ODK Central's field names so pyodk and Central clients read them unchanged."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class SubmissionVersionSchema(Schema):
+    instanceId = fields.String(attribute="instance_id")
+    instanceName = fields.String(attribute="instance_name", allow_none=True)
+    submitterId = fields.Method("submitter_id")
+    deviceId = fields.String(attribute="device_id", allow_none=True)
+    userAgent = fields.String(attribute="user_agent", allow_none=True)
+    createdAt = fields.DateTime(attribute="created_at", format="iso")
+    current = fields.Boolean()
+
+    def submitter_id(self, obj) -> int | None:  # noqa: ANN001
+        return obj.submitter_user_id or obj.submitter_app_user_id
+
+
+class SubmissionSchema(Schema):
+    """``(Submission, current SubmissionVersion)`` pairs, as Central's ``GET .../submissions`` lists them."""
+
+    instanceId = fields.Function(lambda pair: pair[0].instance_id)
+    submitterId = fields.Function(lambda pair: pair[0].submitter_user_id or pair[0].submitter_app_user_id)
+    deviceId = fields.Function(lambda pair: pair[1].device_id)
+    userAgent = fields.Function(lambda pair: pair[1].user_agent)
+    reviewState = fields.Function(lambda pair: pair[0].review_state)
+    createdAt = fields.Function(lambda pair: _iso(pair[0].created_at))
+    updatedAt = fields.Function(lambda pair: _iso(pair[0].updated_at))
+    currentVersion = fields.Function(lambda pair: SubmissionVersionSchema().dump(pair[1]))
+
+
+class AttachmentSchema(Schema):
+    name = fields.String()
+    exists = fields.Boolean(attribute="present")
+
+
+class FormSchema(Schema):
+    projectId = fields.Integer(attribute="project_id")
+    xmlFormId = fields.String(attribute="xml_form_id")
+    state = fields.String()
+    name = fields.Function(lambda form: form.current_version.title if form.current_version else None)
+    version = fields.Function(lambda form: form.current_version.version if form.current_version else None)
+    hash = fields.Function(lambda form: form.current_version.md5 if form.current_version else None)
+    createdAt = fields.Function(lambda form: _iso(form.created_at))
+
+
+class ProjectSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    createdAt = fields.Function(lambda project: _iso(project.created_at))
+
+
+def _iso(value) -> str | None:  # noqa: ANN001
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text if value.tzinfo else text + "Z"

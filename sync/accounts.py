@@ -1,0 +1,108 @@
+"""Named accounts (argon2-hashed passwords) and phone app users (path tokens).
+
+HTTP Basic sends the password on every request. Hashing it with argon2 each time would cap the server
+at a few requests per second (ODK Central's bcrypt does exactly that), so a successful check is
+remembered in-process under a keyed digest of (email, password, stored hash): a changed password or a
+disabled account never matches an old entry, and no plaintext is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sync.audit import record
+from sync.errors import BadRequest
+from sync.models import AppUser, Project, User, utcnow
+
+ROLES = ("admin", "manager", "supervisor", "viewer", "enumerator")
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(session: Session, email: str, password: str, role: str) -> User:
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise BadRequest(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.")
+    if "@" not in email:
+        raise BadRequest(f"{email!r} is not an email address.")
+    if len(password) < 10:
+        raise BadRequest("The password must have at least 10 characters.")
+    if session.scalar(select(User).where(User.email == email)) is not None:
+        raise BadRequest(f"An account for {email} already exists.")
+    user = User(email=email, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    record(session, "user.create", subject=email, details={"role": role})
+    return user
+
+
+@dataclass
+class _CacheEntry:
+    user_id: int
+    expires: float
+
+
+class PasswordVerifier:
+    """Checks email/password pairs, remembering successes for ``ttl`` seconds (see module docstring)."""
+
+    def __init__(self, key: str, ttl: float = 600.0, max_entries: int = 10_000) -> None:
+        self._key = key.encode()
+        self._ttl = ttl
+        self._max = max_entries
+        self._cache: dict[bytes, _CacheEntry] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, session: Session, email: str, password: str) -> User | None:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None or user.disabled_at is not None:
+            return None
+        digest = hmac.new(self._key, f"{user.email}\0{password}\0{user.password_hash}".encode(), hashlib.sha256)
+        token = digest.digest()
+        now = time.monotonic()
+        with self._lock:
+            entry = self._cache.get(token)
+            if entry is not None and entry.expires > now and entry.user_id == user.id:
+                return user
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        with self._lock:
+            if len(self._cache) >= self._max:
+                self._cache.clear()
+            self._cache[token] = _CacheEntry(user.id, now + self._ttl)
+        return user
+
+
+def create_app_user(session: Session, project: Project, display_name: str) -> AppUser:
+    app_user = AppUser(project_id=project.id, display_name=display_name, token=secrets.token_urlsafe(48))
+    session.add(app_user)
+    session.flush()
+    record(session, "app_user.create", subject=display_name, details={"project_id": project.id})
+    return app_user
+
+
+def app_user_for_token(session: Session, token: str) -> AppUser | None:
+    """The live app user holding ``token``; None for unknown or revoked tokens."""
+    app_user = session.scalar(select(AppUser).where(AppUser.token == token))
+    if app_user is None or app_user.revoked_at is not None:
+        return None
+    return app_user
+
+
+def revoke_app_user(session: Session, app_user: AppUser) -> None:
+    app_user.revoked_at = utcnow()
+    record(session, "app_user.revoke", subject=app_user.display_name, details={"app_user_id": app_user.id})

@@ -1,0 +1,80 @@
+"""Photo files for media tests, made with Pillow and piexif: EXIF time, GPS and orientation on demand."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import piexif
+from PIL import Image, ImageDraw
+
+
+def scene(size: tuple[int, int] = (640, 480), seed: int = 0) -> Image.Image:
+    """A textured test picture: gradient, shapes and noise, different for every seed."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = np.linspace(0, 1, h)[:, None, None] * rng.integers(60, 200, 3)[None, None, :]
+    pixels = np.repeat(base, w, axis=1) + rng.normal(0, 6, (h, w, 3)) + 30
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(8):
+        x, y = rng.integers(0, w), rng.integers(0, h)
+        r = int(rng.integers(20, 90))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        if rng.random() < 0.5:
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+        else:
+            draw.rectangle([x - r, y - r // 2, x + r, y + r // 2], fill=colour)
+    return image
+
+
+def _dms(value: float) -> tuple[tuple[int, int], ...]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = Fraction((value - degrees - minutes / 60) * 3600).limit_denominator(10_000)
+    return (degrees, 1), (minutes, 1), (seconds.numerator, seconds.denominator)
+
+
+def exif_bytes(
+    *,
+    taken: datetime | None = None,
+    offset: str | None = None,
+    gps: tuple[float, float] | None = None,
+    orientation: int | None = None,
+    raw_gps: dict | None = None,
+) -> bytes:
+    zeroth: dict = {piexif.ImageIFD.Make: b"Qingling Test Phone"}
+    details: dict = {}
+    gps_ifd: dict = dict(raw_gps or {})
+    if orientation is not None:
+        zeroth[piexif.ImageIFD.Orientation] = orientation
+    if taken is not None:
+        details[piexif.ExifIFD.DateTimeOriginal] = taken.strftime("%Y:%m:%d %H:%M:%S").encode()
+    if offset is not None:
+        details[piexif.ExifIFD.OffsetTimeOriginal] = offset.encode()
+    if gps is not None:
+        lat, lon = gps
+        gps_ifd.update(
+            {
+                piexif.GPSIFD.GPSLatitudeRef: b"N" if lat >= 0 else b"S",
+                piexif.GPSIFD.GPSLatitude: _dms(lat),
+                piexif.GPSIFD.GPSLongitudeRef: b"E" if lon >= 0 else b"W",
+                piexif.GPSIFD.GPSLongitude: _dms(lon),
+            }
+        )
+    return piexif.dump({"0th": zeroth, "Exif": details, "GPS": gps_ifd})
+
+
+def write_jpeg(path: Path, image: Image.Image | None = None, *, quality: int = 90, **exif: object) -> Path:
+    image = image if image is not None else scene()
+    out = io.BytesIO()
+    if exif:
+        image.save(out, "JPEG", quality=quality, exif=exif_bytes(**exif))  # type: ignore[arg-type]
+    else:
+        image.save(out, "JPEG", quality=quality)
+    path.write_bytes(out.getvalue())
+    return path

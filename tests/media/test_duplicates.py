@@ -1,0 +1,129 @@
+"""Near-duplicate detection on a small labelled set (the fast version of bench/photo_duplicates.py)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set
+from media.duplicates import DuplicateIndex, Fingerprint, fingerprint, match, pairwise_scores
+from media.images import UnreadableImage
+from tests.media.photos import scene, write_jpeg
+
+SINGLE_ALTERATIONS = [a for a in ALTERATIONS if a != "combined"]
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[LabelledPhoto], list[Fingerprint]]:
+    """40 scenes (about 52 distinct photos with the second viewpoints) and 7 altered copies of each."""
+    photos = make_labelled_set(tmp_path_factory.mktemp("labelled"), originals=40, seed=11)
+    return photos, [fingerprint(photo.path) for photo in photos]
+
+
+def test_reused_photos_are_caught_and_distinct_photos_are_not(
+    labelled: tuple[list[LabelledPhoto], list[Fingerprint]],
+) -> None:
+    photos, fps = labelled
+    original = {p.original: fps[i] for i, p in enumerate(photos) if p.alteration is None}
+    caught: dict[str, list[bool]] = {a: [] for a in ALTERATIONS}
+    for photo, fp in zip(photos, fps, strict=True):
+        if photo.alteration:
+            caught[photo.alteration].append(match(original[photo.original], fp).is_duplicate)
+    recall = {a: float(np.mean(v)) for a, v in caught.items()}
+    overall = float(np.mean([hit for hits in caught.values() for hit in hits]))
+    assert overall >= 0.95, recall
+    for alteration in SINGLE_ALTERATIONS:
+        assert recall[alteration] >= 0.9, recall
+    assert recall["combined"] >= 0.8, recall
+
+    distinct = list(original.values())
+    flags = [match(a, b).is_duplicate for i, a in enumerate(distinct) for b in distinct[i + 1 :]]
+    assert len(distinct) > 45
+    assert np.mean(flags) <= 0.01, f"{sum(flags)} of {len(flags)} distinct pairs flagged"
+
+
+def test_pairwise_scores_equal_match_scores(labelled: tuple[list[LabelledPhoto], list[Fingerprint]]) -> None:
+    _, fps = labelled
+    sample = fps[::9]
+    framed = [fp for fp in fps if fp.framed][:3]
+    assert framed, "the border copies must produce framed fingerprints"
+    sample = sample + framed
+    scores = pairwise_scores(sample, sample)
+    expected = np.array([[match(a, b).score for b in sample] for a in sample])
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+
+
+def test_index_finds_the_original_of_a_reused_photo(
+    labelled: tuple[list[LabelledPhoto], list[Fingerprint]],
+) -> None:
+    photos, fps = labelled
+    index = DuplicateIndex()
+    for i, photo in enumerate(photos):
+        if photo.alteration is None:
+            index.add(photo.original, fps[i])
+    found = 0
+    copies = [
+        (p, fp) for p, fp in zip(photos, fps, strict=True) if p.alteration in ("resize", "border", "crop")
+    ]
+    for photo, fp in copies:
+        hits = index.find(fp)
+        found += bool(hits) and hits[0][0] == photo.original
+        assert len(index.candidates(fp)) < len(index) / 2, "a lookup must not fetch most of the collection"
+    assert found / len(copies) >= 0.95
+
+
+def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:
+    plain = fingerprint(write_jpeg(tmp_path / "a.jpg"))
+    framed_image = Image.new("RGB", (720, 560), (255, 255, 255))
+    framed_image.paste(scene(), (40, 40))
+    framed = fingerprint(write_jpeg(tmp_path / "framed.jpg", framed_image))
+    assert not plain.framed and framed.framed
+    for fp in (plain, framed):
+        text = fp.to_string()
+        assert text.isascii() and len(text) <= 200
+        assert Fingerprint.from_string(text) == fp
+    assert match(plain, framed).is_duplicate
+    for bad in ("", "hello", plain.to_string()[:-8], "AgE" + plain.to_string()[3:]):
+        with pytest.raises(ValueError):
+            Fingerprint.from_string(bad)
+
+
+def test_orientation_tag_and_baked_in_rotation_give_the_same_photo(tmp_path: Path) -> None:
+    upright = scene((480, 640), seed=3)
+    tagged = write_jpeg(tmp_path / "tagged.jpg", upright.transpose(Image.Transpose.ROTATE_90), orientation=6)
+    baked = write_jpeg(tmp_path / "baked.jpg", upright)
+    result = match(fingerprint(tagged), fingerprint(baked))
+    assert result.is_duplicate and result.score < 0.05
+    other = fingerprint(write_jpeg(tmp_path / "other.jpg", scene((480, 640), seed=4)))
+    assert not match(fingerprint(baked), other).is_duplicate
+
+
+def test_match_details_explain_the_score(tmp_path: Path) -> None:
+    a = fingerprint(write_jpeg(tmp_path / "a.jpg", scene(seed=1)))
+    b = fingerprint(write_jpeg(tmp_path / "b.jpg", scene(seed=2)))
+    result = match(a, b)
+    assert not result.is_duplicate
+    assert set(result.details) >= {
+        "phash",
+        "dhash",
+        "centre_phash",
+        "centre_dhash",
+        "chroma",
+        "colour",
+        "score",
+    }
+    assert result.details["score"] == result.score
+    assert match(a, a).score == 0 and match(a, a).is_duplicate
+
+
+def test_unreadable_file_cannot_be_fingerprinted(tmp_path: Path) -> None:
+    path = tmp_path / "x.jpg"
+    out = io.BytesIO()
+    scene().save(out, "JPEG")
+    path.write_bytes(out.getvalue()[:2000])
+    with pytest.raises(UnreadableImage):
+        fingerprint(path)

@@ -8,8 +8,9 @@ needs are read, by local name whatever the namespace prefix (openrosa.md 7.6).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -87,3 +88,70 @@ def _text(parent: Element | None, name: str) -> str | None:
     if child is None:
         return None
     return (child.text or "").strip() or None
+
+
+def answers_from_xml(root: Element, repeats: Collection[str] = ()) -> dict[str, Any]:
+    """The answers as the rules take them: leaf name -> text, groups flattened, repeats as lists of mappings.
+
+    ``repeats`` names the form's repeat groups (``repeat_names``), so a repeat answered once is still a
+    list; an element that occurs more than once among its siblings is taken as a repeat too. ``meta`` is
+    left out (read_header and read_entity read it); a repeat's template copy never reaches a submission.
+    """
+    return _answers(root, set(repeats))
+
+
+def _answers(parent: Element, repeats: set[str]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for child in parent:
+        counts[local_name(child.tag)] = counts.get(local_name(child.tag), 0) + 1
+    for child in parent:
+        name = local_name(child.tag)
+        if name == "meta":
+            continue
+        if name in repeats or counts[name] > 1:
+            answers.setdefault(name, []).append(_answers(child, repeats))
+        elif len(child):
+            for key, value in _answers(child, repeats).items():
+                answers.setdefault(key, value)
+        else:
+            answers[name] = (child.text or "").strip()
+    return answers
+
+
+@dataclass(frozen=True)
+class EntityAction:
+    """The ``<entity>`` block of a submission's meta (ODK entities spec): what it creates or updates."""
+
+    dataset: str
+    entity_id: str
+    create: bool
+    update: bool
+    base_version: int | None
+    label: str | None
+
+
+def read_entity(root: Element) -> EntityAction | None:
+    meta = _child(root, "meta")
+    entity = _child(meta, "entity") if meta is not None else None
+    if entity is None or not entity.get("dataset"):
+        return None
+    base = (entity.get("baseVersion") or "").strip()
+    return EntityAction(
+        dataset=entity.get("dataset", ""),
+        entity_id=(entity.get("id") or "").strip().removeprefix("uuid:"),
+        create=entity.get("create", "").strip().lower() in ("1", "true"),
+        update=entity.get("update", "").strip().lower() in ("1", "true"),
+        base_version=int(base) if base.isdigit() else None,
+        label=_text(entity, "label"),
+    )
+
+
+def repeat_names(xform: bytes) -> frozenset[str]:
+    """Names of the repeat groups of a (trusted, server-compiled) XForm, from its ``<repeat nodeset>``s."""
+    root = fromstring(xform, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    names = set()
+    for element in root.iter():
+        if local_name(element.tag) == "repeat" and element.get("nodeset"):
+            names.add(element.get("nodeset", "").rstrip("/").rsplit("/", 1)[-1])
+    return frozenset(names)

@@ -1,0 +1,49 @@
+"""Every table, importable from one place: ``from sync.models import Submission, Household``."""
+
+from sync.models.base import Base, utcnow
+from sync.models.core import (
+    AppUser,
+    Audit,
+    Form,
+    FormAttachment,
+    FormVersion,
+    Project,
+    Submission,
+    SubmissionAttachment,
+    SubmissionVersion,
+    User,
+)
+from sync.models.photos import PhotoCheck
+from sync.models.registry import (
+    BaselineRecord,
+    Household,
+    HousingAppraisal,
+    IncomeCheck,
+    Person,
+    WaterSurvey,
+)
+from sync.models.work import Flag, Job
+
+__all__ = [
+    "AppUser",
+    "Audit",
+    "BaselineRecord",
+    "Base",
+    "Flag",
+    "Form",
+    "FormAttachment",
+    "FormVersion",
+    "Household",
+    "HousingAppraisal",
+    "IncomeCheck",
+    "Job",
+    "Person",
+    "PhotoCheck",
+    "Project",
+    "Submission",
+    "SubmissionAttachment",
+    "SubmissionVersion",
+    "User",
+    "WaterSurvey",
+    "utcnow",
+]

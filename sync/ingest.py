@@ -135,6 +135,12 @@ def receive_submission(session: Session, store: BlobStore, envelope: Envelope) -
     expected = _expected_names(root, form_version)
     xml_sha256 = hashlib.sha256(envelope.xml).hexdigest()
 
+    if header.deprecated_id:
+        # Copies of one edit sent at once (a resend while the first POST is still running, maybe to another
+        # process) queue here on the row they edit; the later copy then finds the earlier one's version just
+        # below and is an identical resend (201), not an out-of-date edit (409). SQLite's BEGIN IMMEDIATE
+        # already serializes writers there.
+        _lock_instance(session, form, header.deprecated_id)
     existing = session.scalar(
         select(SubmissionVersion).where(
             SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == header.instance_id
@@ -209,6 +215,14 @@ def _new_submission(
     session.add(submission)
     session.flush()
     return _add_version(session, submission, form_version, header, envelope, xml_sha256)
+
+
+def _lock_instance(session: Session, form: Form, instance_id: str) -> None:
+    session.execute(
+        select(SubmissionVersion.id)
+        .where(SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == instance_id)
+        .with_for_update()
+    )
 
 
 def _new_edit(

@@ -154,7 +154,7 @@ def inspect_image(
     try:
         with Image.open(path, formats=formats) as image:
             fmt, (width, height) = image.format, image.size
-            if mismatch := _extension_mismatch(fmt, name):
+            if mismatch := extension_mismatch(fmt, name):
                 problems.append(ImageProblem.EXTENSION_MISMATCH)
                 details.append(mismatch)
             if too_big := _too_big(width, height, max_pixels):
@@ -253,7 +253,12 @@ def _too_big(width: int, height: int, max_pixels: int) -> str | None:
     return None
 
 
-def _extension_mismatch(fmt: str | None, name: str | None) -> str | None:
+def extension_mismatch(fmt: str | None, name: str | None) -> str | None:
+    """Why ``name`` does not fit a file of format ``fmt`` (e.g. a PNG named ``.jpg``), or None when it does.
+
+    Public because the check depends on the name a phone gave one attachment, while the rest of the report
+    depends only on the bytes: callers that cache reports per SHA-256 re-check names with this.
+    """
     suffix = Path(name).suffix.lower() if name else ""
     if not suffix or fmt is None:
         return None
@@ -319,6 +324,7 @@ __all__ = [
     "ImageProblem",
     "ImageReport",
     "UnreadableImage",
+    "extension_mismatch",
     "inspect_image",
     "make_thumbnails",
     "open_upright",

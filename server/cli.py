@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import sys
@@ -37,12 +38,16 @@ def serve(host: str | None, port: int | None) -> None:
     from server.access_log import AccessLog
     from server.app import create_app
     from server.startup import prepare, print_banner
+    from sync.worker import Worker
 
     services = _services(host=host, port=port)
     summary = prepare(services)
     print_banner(services.settings, summary)
     app = create_app(services=services)
     settings = services.settings
+    worker = Worker(services.sessions, services.work)
+    worker.start()
+    app.extensions["qingling.worker"] = worker
     waitress_serve(
         AccessLog(app),
         host=settings.host,
@@ -171,6 +176,71 @@ def forms_state(form_id: str, state: str, project_id: int | None) -> None:
 
 
 @main.command()
+def worker() -> None:
+    """Run queued background work (normalization, photo checks) until stopped; serve runs one too."""
+    from sync.worker import Worker
+
+    services = _services()
+    click.echo("worker running; Ctrl-C to stop")
+    with contextlib.suppress(KeyboardInterrupt):
+        Worker(services.sessions, services.work).run()
+
+
+@main.group()
+def jobs() -> None:
+    """The background work queue."""
+
+
+@jobs.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also list finished jobs.")
+def jobs_list(show_all: bool) -> None:
+    """Pending and failed jobs with their last error (a failure is never silent)."""
+    from sync.jobs import list_jobs
+
+    services = _services()
+    with services.sessions() as session:
+        for job in list_jobs(session, include_done=show_all):
+            error = (job.last_error or "").strip().splitlines()[-1:] or [""]
+            click.echo(f"{job.id}\t{job.kind}\t{job.state}\tattempts={job.attempts}\t{error[0]}")
+
+
+@jobs.command("retry")
+def jobs_retry() -> None:
+    """Queue failed jobs again, now."""
+    from sync.db import transaction
+    from sync.jobs import retry_failed
+
+    services = _services()
+    with transaction(services.sessions) as session:
+        count = retry_failed(session)
+    click.echo(f"{count} job(s) queued again")
+
+
+@main.group()
+def registry() -> None:
+    """The household registry."""
+
+
+@registry.command("rebuild")
+@click.option("--project", "project_id", type=int, default=None)
+def registry_rebuild(project_id: int | None) -> None:
+    """Recompute the registry from the stored submissions (how a rule change reaches past data)."""
+    from rich.progress import Progress
+
+    from sync.registry.rebuild import rebuild_registry
+
+    services = _services()
+    with Progress() as progress:
+        task = progress.add_task("normalizing submissions", total=None)
+        report = rebuild_registry(
+            services.sessions,
+            project_id,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    click.echo(f"registry rebuilt from {report.submissions} submission(s)")
+
+
+@main.command()
 def qr() -> None:
     """Print the phone set-up (URL and QR code) again."""
     from server.startup import phone_setup, prepare_database, print_banner
@@ -179,3 +249,40 @@ def qr() -> None:
     project = prepare_database(services, None)
     print_banner(services.settings, phone_setup(services, project, published=[]))
 
+
+
+@main.group("media")
+def media_group() -> None:
+    """Stored photos and files."""
+
+
+@media_group.command("check")
+@click.option("--sizes-only", is_flag=True, help="Compare sizes only instead of reading every blob to hash it.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Blobs read at once.")
+def media_check(sizes_only: bool, workers: int) -> None:
+    """Verify every attachment against the blob store and list orphans both ways (exit 1 on problems)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from media.store import StoreUnavailable
+    from sync.media_check import check_media
+
+    services = _services()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            task = progress.add_task("checking blobs", total=None)
+            report = check_media(
+                services.sessions,
+                services.store,
+                verify_content=not sizes_only,
+                workers=workers,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"the blob store is unavailable: {exc}") from exc
+    for problem in report.problems:
+        click.echo(problem.line())
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)

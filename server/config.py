@@ -43,6 +43,10 @@ class Settings:
     allow_http_basic: bool = False
     log_level: str = "INFO"
     publish_forms_on_start: bool = True
+    # Photo evidence limits (media/evidence.py, docs/media.md 3); domain.md 3.6 asks for 300 m and +/- 1 day.
+    photo_max_distance_m: float = 300.0
+    photo_max_time_gap_hours: float = 24.0
+    photo_camera_utc_offset_hours: float = 8.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -65,6 +69,8 @@ _BOOL_FALSE = {"0", "false", "no", "off", ""}
 def _convert(name: str, kind: type | str, raw: str) -> object:
     if kind in (int, "int"):
         return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
     if kind in (bool, "bool"):
         value = raw.strip().lower()
         if value in _BOOL_TRUE:
@@ -111,6 +117,12 @@ def _check(settings: Settings) -> list[str]:
         problems.append("QINGLING_PORT: must be between 1 and 65535")
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         problems.append("QINGLING_PUBLIC_URL: must start with http:// or https://")
+    if not settings.photo_max_distance_m > 0:
+        problems.append("QINGLING_PHOTO_MAX_DISTANCE_M: must be a positive number of metres")
+    if not settings.photo_max_time_gap_hours >= 0:
+        problems.append("QINGLING_PHOTO_MAX_TIME_GAP_HOURS: must be zero or more hours")
+    if not -14 <= settings.photo_camera_utc_offset_hours <= 14:
+        problems.append("QINGLING_PHOTO_CAMERA_UTC_OFFSET_HOURS: must be between -14 and 14")
     return problems
 
 

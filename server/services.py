@@ -7,14 +7,17 @@ receive them as arguments and never look them up themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from media.evidence import EvidenceLimits
 from media.store import BlobStore, make_store
 from server.config import Settings, ensure_secret_key
 from sync.accounts import PasswordVerifier
 from sync.db import make_engine, make_session_factory
+from sync.jobs import WorkContext
 
 
 @dataclass
@@ -25,6 +28,17 @@ class Services:
     store: BlobStore
     verifier: PasswordVerifier
     secret_key: str
+
+    @property
+    def work(self) -> WorkContext:
+        """What background jobs need (sync.jobs.run_pending_jobs)."""
+        settings = self.settings
+        limits = EvidenceLimits(
+            max_distance_m=settings.photo_max_distance_m,
+            max_time_gap=timedelta(hours=settings.photo_max_time_gap_hours),
+            camera_utc_offset=timedelta(hours=settings.photo_camera_utc_offset_hours),
+        )
+        return WorkContext(store=self.store, evidence_limits=limits)
 
 
 def build_services(settings: Settings) -> Services:

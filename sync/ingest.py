@@ -35,6 +35,7 @@ from sync.errors import (
     SubmissionConflict,
 )
 from sync.instance_xml import InstanceHeader, parse_instance, read_header, values_at
+from sync.jobs import enqueue
 from sync.models import Form, FormVersion, Submission, SubmissionAttachment, SubmissionVersion, utcnow
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,15 @@ def receive_submission(session: Session, store: BlobStore, envelope: Envelope) -
         version = _new_submission(session, form, form_version, header, envelope, xml_sha256)
         created = True
 
+    stored_before = {(a.name, a.sha256) for a in version.attachments if a.present}
     _store_attachments(session, store, version, expected, envelope.files)
+    if created:
+        enqueue(session, "normalize", version.id)
+    stored_now = {(a.name, a.sha256) for a in version.attachments if a.present}
+    # The photo checks (sync/photo_checks.py) run when this request stored a new file, and for an edit
+    # that carries files over (its household or geopoint may have changed).
+    if stored_now - stored_before or (created and stored_now):
+        enqueue(session, "photos", version.id)
     session.flush()
     missing = tuple(a.name for a in version.attachments if not a.present)
     record(

@@ -8,6 +8,7 @@ needs are read, by local name whatever the namespace prefix (openrosa.md 7.6).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,48 @@ def values_at(root: Element, path: str) -> Iterator[str]:
             yield text
 
 
+def answers_from_xml(xml: bytes | Element, repeats: Collection[str] = ()) -> dict[str, Any]:
+    """The answers of a submission as the verdict rules take them (docs/rules.md 1): field name -> text.
+
+    Leaves are keyed by their local name, with their stripped text ('' when empty); groups are flattened
+    into their parent; a repeat becomes a list of mappings, one per instance, built the same way. An
+    element with child elements is a repeat instance when its name is in ``repeats`` or when it occurs
+    more than once among its siblings; pass the form's repeat names (`repeat_names`) so that a repeat
+    with a single instance is not mistaken for a group. ``meta`` is not answers and is left out
+    (`read_header` and `read_entity` read it); so are attributes. When two leaves share a name (field
+    names are unique within a form, docs/forms.md 2), the later wins. ``xml`` is the submission's bytes
+    or its parsed root; hostile or malformed bytes raise the same typed errors as `parse_instance`.
+    """
+    root = parse_instance(xml) if isinstance(xml, bytes) else xml
+    return _answers(root, frozenset(repeats))
+
+
+def repeat_names(xform: bytes) -> frozenset[str]:
+    """Names of the repeat groups an XForm defines (the last step of each ``<repeat nodeset>``)."""
+    root = parse_instance(xform)
+    return frozenset(
+        nodeset.rstrip("/").rsplit("/", 1)[-1]
+        for element in root.iter()
+        if local_name(element.tag) == "repeat" and (nodeset := element.get("nodeset"))
+    )
+
+
+def _answers(parent: Element, repeats: frozenset[str]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    names = [local_name(child.tag) for child in parent]
+    occurrences = Counter(names)
+    for child, name in zip(parent, names, strict=True):
+        if name == "meta":
+            continue
+        if len(child) == 0:
+            answers[name] = (child.text or "").strip()
+        elif name in repeats or occurrences[name] > 1:
+            answers.setdefault(name, []).append(_answers(child, repeats))
+        else:
+            answers.update(_answers(child, repeats))
+    return answers
+
+
 def _child(parent: Element, name: str) -> Element | None:
     for child in parent:
         if local_name(child.tag) == name:
@@ -88,35 +131,6 @@ def _text(parent: Element | None, name: str) -> str | None:
     if child is None:
         return None
     return (child.text or "").strip() or None
-
-
-def answers_from_xml(root: Element, repeats: Collection[str] = ()) -> dict[str, Any]:
-    """The answers as the rules take them: leaf name -> text, groups flattened, repeats as lists of mappings.
-
-    ``repeats`` names the form's repeat groups (``repeat_names``), so a repeat answered once is still a
-    list; an element that occurs more than once among its siblings is taken as a repeat too. ``meta`` is
-    left out (read_header and read_entity read it); a repeat's template copy never reaches a submission.
-    """
-    return _answers(root, set(repeats))
-
-
-def _answers(parent: Element, repeats: set[str]) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    counts: dict[str, int] = {}
-    for child in parent:
-        counts[local_name(child.tag)] = counts.get(local_name(child.tag), 0) + 1
-    for child in parent:
-        name = local_name(child.tag)
-        if name == "meta":
-            continue
-        if name in repeats or counts[name] > 1:
-            answers.setdefault(name, []).append(_answers(child, repeats))
-        elif len(child):
-            for key, value in _answers(child, repeats).items():
-                answers.setdefault(key, value)
-        else:
-            answers[name] = (child.text or "").strip()
-    return answers
 
 
 @dataclass(frozen=True)
@@ -145,13 +159,3 @@ def read_entity(root: Element) -> EntityAction | None:
         base_version=int(base) if base.isdigit() else None,
         label=_text(entity, "label"),
     )
-
-
-def repeat_names(xform: bytes) -> frozenset[str]:
-    """Names of the repeat groups of a (trusted, server-compiled) XForm, from its ``<repeat nodeset>``s."""
-    root = fromstring(xform, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    names = set()
-    for element in root.iter():
-        if local_name(element.tag) == "repeat" and element.get("nodeset"):
-            names.add(element.get("nodeset", "").rstrip("/").rsplit("/", 1)[-1])
-    return frozenset(names)

@@ -96,6 +96,8 @@ class LiveServer:
         self.thread.start()
 
     def stop(self) -> None:
+        # Let the request threads finish before the sockets (and waitress's wake-up pipe) close.
+        self.server.task_dispatcher.shutdown(timeout=10)
         self.server.close()
         self.thread.join(timeout=5)
 

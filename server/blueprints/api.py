@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from marshmallow import ValidationError
 
 from server.auth import require
 from server.context import db
 from server.downloads import blob_response
 from server.openrosa import XML_TYPE
 from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, SubmissionSchema
+from server.schemas.registry import ReviewSchema
 from sync.errors import BadRequest, NotFound
 from sync.projects import get_project
 from sync.queries.forms import get_form, project_forms
 from sync.queries.submissions import count_submissions, get_attachment, get_submission, list_submissions
+from sync.reviews import set_review_state
 
 bp = Blueprint("api", __name__)
 
@@ -55,6 +58,21 @@ def submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
         return Response(version.xml, content_type=XML_TYPE)
     pair = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
     return jsonify(SubmissionSchema().dump(pair))
+
+
+@bp.patch("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>")
+def review(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """Central's review decision (``{"reviewState": "approved" | "rejected" | ...}``); the registry follows."""
+    actor = require("submission.review", project_id, None)
+    try:
+        body = ReviewSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        raise BadRequest(f"Invalid review: {exc.messages}") from exc
+    session = db()
+    form = get_form(session, project_id, xml_form_id)
+    set_review_state(session, form, instance_id, body["reviewState"], user_id=actor.user_id)
+    session.commit()
+    return jsonify(SubmissionSchema().dump(get_submission(session, form, instance_id)))
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/attachments")

@@ -66,6 +66,7 @@ class FormVersion(Base):
     attachments: Mapped[list[FormAttachment]] = relationship(
         back_populates="form_version", order_by="FormAttachment.name"
     )
+    form: Mapped[Form] = relationship()
 
 
 class FormAttachment(Base):

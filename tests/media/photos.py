@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -78,3 +80,32 @@ def write_jpeg(path: Path, image: Image.Image | None = None, *, quality: int = 9
         image.save(out, "JPEG", quality=quality)
     path.write_bytes(out.getvalue())
     return path
+
+
+def jpeg_bytes(image: Image.Image | None = None, *, quality: int = 90, **exif: object) -> bytes:
+    """``write_jpeg`` without the file: the bytes a phone would send."""
+    image = image if image is not None else scene()
+    out = io.BytesIO()
+    if exif:
+        image.save(out, "JPEG", quality=quality, exif=exif_bytes(**exif))  # type: ignore[arg-type]
+    else:
+        image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def png_bytes(image: Image.Image | None = None) -> bytes:
+    out = io.BytesIO()
+    (image if image is not None else scene()).save(out, "PNG")
+    return out.getvalue()
+
+
+def png_with_header_size(width: int, height: int) -> bytes:
+    """A tiny PNG whose IHDR claims ``width`` x ``height``: a decompression bomb's calling card."""
+    out = io.BytesIO()
+    Image.new("L", (8, 8)).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    ihdr = data[12:29]  # b"IHDR" + 13 bytes of fields
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(data)

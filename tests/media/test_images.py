@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from PIL import Image
 
 from media.images import ImageProblem, UnreadableImage, inspect_image, make_thumbnails
-from tests.media.photos import scene, write_jpeg
+from tests.media.photos import png_with_header_size, scene, write_jpeg
 
 TAKEN = datetime(2024, 5, 1, 10, 30, 15)
 
@@ -135,22 +133,10 @@ def test_truncated_jpeg(tmp_path: Path) -> None:
     assert raised.value.problem == ImageProblem.TRUNCATED
 
 
-def _png_with_header_size(width: int, height: int) -> bytes:
-    """A tiny PNG whose IHDR claims ``width`` x ``height``: a decompression bomb's calling card."""
-    out = io.BytesIO()
-    Image.new("L", (8, 8)).save(out, "PNG")
-    data = bytearray(out.getvalue())
-    ihdr = data[12:29]  # b"IHDR" + 13 bytes of fields
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    return bytes(data)
-
-
 @pytest.mark.parametrize("size", [(100_000, 100_000), (12_000, 9_000), (40_000, 10)])
 def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path, size: tuple[int, int]) -> None:
     path = tmp_path / "bomb.png"
-    path.write_bytes(_png_with_header_size(*size))
+    path.write_bytes(png_with_header_size(*size))
     started = time.monotonic()
     report = inspect_image(path)
     assert time.monotonic() - started < 1

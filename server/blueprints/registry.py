@@ -1,0 +1,152 @@
+"""The household registry, the flags and the ``households`` entity list, for named accounts.
+
+Entity endpoints follow ODK Central's layout and JSON shapes (``/datasets``, ``/entities``), so pyodk
+reads them unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import ValidationError
+
+from server.auth import require
+from server.context import db
+from server.schemas.api import _iso
+from server.schemas.registry import (
+    ClearanceSchema,
+    DatasetSchema,
+    EntityVersionSchema,
+    FlagSchema,
+    FlagUpdateSchema,
+    HistorySchema,
+    HouseholdSchema,
+    PersonSchema,
+)
+from sync.errors import BadRequest, NotFound
+from sync.flags import list_flags, resolve_flag
+from sync.queries.registry import dataset_summary, get_household, household_detail, list_households
+from sync.registry.clearance import clearance
+from sync.registry.entities import DATASET, entity_versions, get_entity
+
+bp = Blueprint("registry", __name__)
+
+
+@bp.get("/projects/<int:project_id>/registry/clearance")
+def clearance_view(project_id: int) -> Response:
+    require("registry.read", project_id, None)
+    area = request.args.get("area", "")
+    as_of = _date_arg("date") or date.today()
+    return jsonify(ClearanceSchema().dump(clearance(db(), project_id, area, as_of)))
+
+
+@bp.get("/projects/<int:project_id>/registry/households")
+def households(project_id: int) -> Response:
+    require("registry.read", project_id, None)
+    found = list_households(db(), project_id, village=request.args.get("village"))
+    return jsonify(HouseholdSchema(many=True).dump(found))
+
+
+@bp.get("/projects/<int:project_id>/registry/households/<code>")
+def household(project_id: int, code: str) -> Response:
+    require("registry.read", project_id, None)
+    detail = household_detail(db(), get_household(db(), project_id, code))
+    body = HouseholdSchema().dump(detail.household)
+    body["members"] = PersonSchema(many=True).dump(detail.members)
+    body["history"] = [
+        {**HistorySchema().dump(row), "links": links}
+        for row, links in zip(detail.history, detail.links, strict=True)
+    ]
+    body["flags"] = FlagSchema(many=True).dump(detail.flags)
+    return jsonify(body)
+
+
+@bp.get("/projects/<int:project_id>/flags")
+def flags(project_id: int) -> Response:
+    require("registry.read", project_id, None)
+    found = list_flags(
+        db(),
+        project_id,
+        kind=request.args.get("kind"),
+        household=request.args.get("household"),
+        state=request.args.get("state"),
+    )
+    return jsonify(FlagSchema(many=True).dump(found))
+
+
+@bp.patch("/projects/<int:project_id>/flags/<int:flag_id>")
+def update_flag(project_id: int, flag_id: int) -> Response:
+    actor = require("submission.review", project_id, None)
+    try:
+        body = FlagUpdateSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        raise BadRequest(f"Invalid flag update: {exc.messages}") from exc
+    session = db()
+    flag = resolve_flag(session, project_id, flag_id, body["state"], actor.user_id)
+    session.commit()
+    return jsonify(FlagSchema().dump(flag))
+
+
+@bp.get("/projects/<int:project_id>/datasets")
+def datasets(project_id: int) -> Response:
+    require("registry.read", project_id, None)
+    return jsonify(DatasetSchema(many=True).dump([dataset_summary(db(), project_id)]))
+
+
+@bp.get("/projects/<int:project_id>/datasets/<name>/entities")
+def entities(project_id: int, name: str) -> Response:
+    require("registry.read", project_id, None)
+    _dataset(name)
+    session = db()
+    body = []
+    for found in list_households(session, project_id):
+        body.append(_entity_json(found, entity_versions(session, found)))
+    return jsonify(body)
+
+
+@bp.get("/projects/<int:project_id>/datasets/<name>/entities/<uuid>")
+def entity(project_id: int, name: str, uuid: str) -> Response:
+    require("registry.read", project_id, None)
+    _dataset(name)
+    session = db()
+    found = get_entity(session, project_id, uuid)
+    return jsonify(_entity_json(found, entity_versions(session, found)))
+
+
+@bp.get("/projects/<int:project_id>/datasets/<name>/entities/<uuid>/versions")
+def entity_versions_view(project_id: int, name: str, uuid: str) -> Response:
+    require("registry.read", project_id, None)
+    _dataset(name)
+    session = db()
+    versions = entity_versions(session, get_entity(session, project_id, uuid))
+    return jsonify(EntityVersionSchema(many=True).dump(versions))
+
+
+def _entity_json(found, versions: list) -> dict:  # noqa: ANN001 - a Household
+    """One entity as Central lists it: uuid, creator, times and the current version."""
+    current = versions[-1] if versions else None
+    return {
+        "uuid": found.entity_id,
+        "creatorId": versions[0].creator_id if versions else 0,
+        "createdAt": _iso(versions[0].created_at) if versions else None,
+        "updatedAt": _iso(current.created_at) if current and len(versions) > 1 else None,
+        "deletedAt": None,
+        "conflict": None,
+        "currentVersion": EntityVersionSchema().dump(current) if current else None,
+    }
+
+
+def _dataset(name: str) -> None:
+    if name != DATASET:
+        raise NotFound(f"There is no entity list named '{name}' in this project.")
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a date as YYYY-MM-DD.") from None

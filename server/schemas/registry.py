@@ -1,0 +1,131 @@
+"""JSON shapes of the registry, flags and entity endpoints (entities in ODK Central's field names)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from marshmallow import Schema, fields
+
+from server.schemas.api import _iso
+
+
+class HouseholdSchema(Schema):
+    householdCode = fields.String(attribute="code")
+    entityId = fields.String(attribute="entity_id")
+    label = fields.String()
+    county = fields.String(allow_none=True)
+    township = fields.String(allow_none=True)
+    village = fields.String(allow_none=True)
+    groupName = fields.String(attribute="group_name", allow_none=True)
+    headName = fields.String(attribute="head_name", allow_none=True)
+    phone = fields.String(allow_none=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    householdType = fields.String(attribute="household_type", allow_none=True)
+    mainCause = fields.String(attribute="main_cause", allow_none=True)
+    otherCauses = fields.List(fields.String(), attribute="other_causes")
+    status = fields.String()
+    registeredOn = fields.Date(attribute="registered_on", allow_none=True)
+    hhSize = fields.Integer(attribute="hh_size", allow_none=True)
+    foodOk = fields.Boolean(attribute="food_ok", allow_none=True)
+    clothingOk = fields.Boolean(attribute="clothing_ok", allow_none=True)
+    eduOk = fields.Boolean(attribute="edu_ok", allow_none=True)
+    medOk = fields.Boolean(attribute="med_ok", allow_none=True)
+    housingOk = fields.Boolean(attribute="housing_ok", allow_none=True)
+    houseGrade = fields.String(attribute="house_grade", allow_none=True)
+    houseGradeDate = fields.Date(attribute="house_grade_date", allow_none=True)
+    waterVerdict = fields.String(attribute="water_verdict", allow_none=True)
+    waterOk = fields.Boolean(attribute="water_ok", allow_none=True)
+    waterDate = fields.Date(attribute="water_date", allow_none=True)
+    incomeYear = fields.Integer(attribute="income_year", allow_none=True)
+    incomePerCapita = fields.Decimal(attribute="income_pc", as_string=True, allow_none=True)
+    netTotal = fields.Decimal(attribute="net_total", as_string=True, allow_none=True)
+    monitored = fields.Boolean(attribute="monitor_flag")
+    monitorCategory = fields.String(attribute="monitor_category", allow_none=True)
+    monitorRisks = fields.List(fields.String(), attribute="monitor_risks")
+    entityVersion = fields.Integer(attribute="entity_version")
+    updatedAt = fields.Function(lambda household: _iso(household.updated_at))
+
+
+class PersonSchema(Schema):
+    name = fields.String()
+    idNumber = fields.String(attribute="id_no", allow_none=True)
+    idValid = fields.Boolean(attribute="id_valid")
+    sex = fields.String(allow_none=True)
+    birthDate = fields.Date(attribute="birth_date", allow_none=True)
+    relation = fields.String(allow_none=True)
+    memberStatus = fields.String(attribute="member_status")
+    memberSince = fields.Date(attribute="member_since", allow_none=True)
+    memberUntil = fields.Date(attribute="member_until", allow_none=True)
+
+
+class HistorySchema(Schema):
+    """One history row; ``links`` point at the source submission and its attachments."""
+
+    kind = fields.Function(lambda row: type(row).__tablename__)
+    surveyDate = fields.Date(attribute="survey_date", allow_none=True)
+    receivedAt = fields.Function(lambda row: _iso(row.received_at))
+    instanceId = fields.String(attribute="instance_id")
+    formVersion = fields.String(attribute="form_version")
+    status = fields.String()
+    reviewState = fields.String(attribute="review_state", allow_none=True)
+    profile = fields.String(allow_none=True)
+    parameterVersion = fields.String(attribute="parameter_version", allow_none=True)
+    baseVersion = fields.Integer(attribute="base_version", allow_none=True)
+    serverVerdict = fields.Dict(attribute="server_verdict")
+    deviceDisagrees = fields.Dict(attribute="device_verdict")
+    answers = fields.Dict()
+
+
+class FlagSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    severity = fields.String()
+    message = fields.String()
+    state = fields.String()
+    submissionId = fields.Integer(attribute="submission_id", allow_none=True)
+    otherSubmissionId = fields.Integer(attribute="other_submission_id", allow_none=True)
+    householdCode = fields.String(attribute="household_code", allow_none=True)
+    otherHouseholdCode = fields.String(attribute="other_household_code", allow_none=True)
+    attachment = fields.String(attribute="attachment_name", allow_none=True)
+    otherAttachment = fields.String(attribute="other_attachment_name", allow_none=True)
+    details = fields.Dict()
+    createdAt = fields.Function(lambda flag: _iso(flag.created_at))
+    resolvedAt = fields.Function(lambda flag: _iso(flag.resolved_at))
+
+
+class FlagUpdateSchema(Schema):
+    state = fields.String(required=True)
+
+
+class ClearanceSchema(Schema):
+    def dump(self, obj, *, many=None):  # noqa: ANN001, ANN201 - a dataclass, dumped as it is
+        data = asdict(obj)
+        data["as_of"] = obj.as_of.isoformat()
+        return data
+
+
+class DatasetSchema(Schema):
+    name = fields.String()
+    projectId = fields.Integer()
+    createdAt = fields.String(allow_none=True)
+    approvalRequired = fields.Boolean()
+    entities = fields.Integer()
+    lastEntity = fields.String(allow_none=True)
+
+
+class EntityVersionSchema(Schema):
+    version = fields.Integer()
+    label = fields.String()
+    current = fields.Boolean()
+    createdAt = fields.Function(lambda v: _iso(v.created_at))
+    creatorId = fields.Integer(attribute="creator_id")
+    userAgent = fields.String(attribute="user_agent")
+    baseVersion = fields.Integer(attribute="base_version", allow_none=True)
+    conflictingProperties = fields.Constant(None)
+    data = fields.Dict()
+    source = fields.Function(lambda v: {"submission": {"instanceId": v.instance_id}})
+
+
+class ReviewSchema(Schema):
+    reviewState = fields.String(required=True, allow_none=True)

@@ -1,0 +1,156 @@
+"""Background work by name: enqueue in the caller's transaction, run with ``run_pending_jobs``.
+
+A job is added in the same transaction as the submission it concerns, so it exists exactly when the
+submission does. ``run_pending_jobs`` claims one job at a time (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several workers can share the queue; SQLite serializes writers anyway), runs its handler
+and marks it done in the same transaction. A failing handler leaves no partial work: its transaction is
+rolled back, the job records the error and is retried after a growing pause, and after
+``MAX_ATTEMPTS`` it stays ``failed`` and raises a flag, so a failure is always visible.
+Every handler can safely run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from media.evidence import EvidenceLimits
+from media.store import BlobStore
+from sync.models import Job, SubmissionVersion, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class WorkContext:
+    """What handlers need besides the session: the blob store and the limits from Settings."""
+
+    store: BlobStore
+    evidence_limits: EvidenceLimits = field(default_factory=EvidenceLimits)
+    thumbnail_sizes: tuple[int, ...] = (256, 1024)
+
+
+Handler = Callable[[Session, WorkContext, Job], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of ``kind``."""
+
+    def register(function: Handler) -> Handler:
+        HANDLERS[kind] = function
+        return function
+
+    return register
+
+
+def enqueue(session: Session, kind: str, submission_version_id: int | None = None) -> Job:
+    job = Job(kind=kind, submission_version_id=submission_version_id, state="pending")
+    session.add(job)
+    return job
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return timedelta(seconds=min(10 * 2 ** (attempts - 1), 3600))
+
+
+def run_pending_jobs(
+    factory: sessionmaker[Session], context: WorkContext, *, limit: int | None = None, now: datetime | None = None
+) -> int:
+    """Run due jobs until none is left (or ``limit`` ran); returns how many ran, failed ones included."""
+    _load_handlers()
+    ran = 0
+    while limit is None or ran < limit:
+        outcome = _run_one(factory, context, now)
+        if outcome is None:
+            return ran
+        ran += 1
+    return ran
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Job).where(Job.state == "pending")) or 0
+
+
+def _run_one(factory: sessionmaker[Session], context: WorkContext, now: datetime | None) -> bool | None:
+    session = factory()
+    try:
+        job = session.scalar(
+            select(Job)
+            .where(Job.state == "pending", Job.run_after <= (now or utcnow()))
+            .order_by(Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if job is None:
+            session.rollback()
+            return None
+        job_id, kind = job.id, job.kind
+        try:
+            run = HANDLERS[kind]
+            run(session, context, job)
+            job.state, job.finished_at, job.last_error = "done", utcnow(), None
+            job.attempts += 1
+            session.commit()
+            return True
+        except Exception:  # noqa: BLE001 - any failure of a handler is recorded on the job, never lost
+            error = traceback.format_exc(limit=8)
+            session.rollback()
+            log.exception("job %s (%s) failed", job_id, kind)
+    finally:
+        session.close()
+    _record_failure(factory, job_id, error, now)
+    return False
+
+
+def _record_failure(factory: sessionmaker[Session], job_id: int, error: str, now: datetime | None) -> None:
+    from sync.flags import raise_flag  # flags import jobs' models only; kept local to avoid a cycle
+
+    with factory() as session, session.begin():
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.attempts += 1
+        job.last_error = error[-4000:]
+        if job.attempts >= MAX_ATTEMPTS:
+            job.state = "failed"
+            version = session.get(SubmissionVersion, job.submission_version_id) if job.submission_version_id else None
+            if version is not None:
+                raise_flag(
+                    session,
+                    version,
+                    kind="processing_failed",
+                    severity="error",
+                    source="jobs",
+                    message=f"The server could not process this submission ({job.kind}) after {job.attempts} tries.",
+                    details={"job": job.id, "error": error.strip().splitlines()[-1][:500]},
+                )
+        else:
+            job.run_after = (now or utcnow()) + retry_delay(job.attempts)
+
+
+def _load_handlers() -> None:
+    """Import the modules that register handlers (kept lazy: they import the registry and media code)."""
+    import sync.photo_checks  # noqa: F401
+    import sync.registry.normalize  # noqa: F401
+
+
+def list_jobs(session: Session, *, include_done: bool = False) -> list[Job]:
+    query = select(Job).order_by(Job.id)
+    if not include_done:
+        query = query.where(Job.state != "done")
+    return list(session.scalars(query))
+
+
+def retry_failed(session: Session) -> int:
+    failed = session.scalars(select(Job).where(Job.state == "failed")).all()
+    for job in failed:
+        job.state, job.run_after = "pending", utcnow()
+    return len(failed)

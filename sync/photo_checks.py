@@ -1,0 +1,568 @@
+"""The ``photos`` job: check every image of a submission once per blob, then raise its evidence flags.
+
+Ingestion only stores what the phone sent (sync/ingest.py) and enqueues this job whenever a request stored
+a new attachment. Here, for each present image attachment of the submission version:
+
+1. **Once per SHA-256** (``PhotoCheck``, one row per blob): the blob is read back from the store (and its
+   digest verified), inspected with Pillow (``media.images.inspect_image``: a file that claims to be an image
+   but is not, is truncated, or is a decompression bomb is recorded as unreadable and stays stored as sent),
+   thumbnailed (upright, no EXIF) beside the original under ``thumbnail_key``, and fingerprinted
+   (``media.duplicates``); the fingerprint's band keys go to ``photo_bands``, the candidate index.
+2. **Per attachment**, the flags (``replace_flags(session, version, "photos", drafts)``): unreadable photo,
+   photo taken too far from the household's registered location or from the submission's ``gps_house``,
+   taken far from the visit (``start``/``end``), the same bytes or a near-identical photo attached to a
+   *different* household of the same project.
+
+Why a background job and not the request: the figures in docs/performance.md ("Photos") show that making
+thumbnails on the request path costs Collect's upload several times the store write.
+
+Every step can run twice: a PhotoCheck is reused, thumbnail puts are idempotent, ``replace_flags`` keeps
+flags that are raised again. When the registry row of the submission does not exist yet (normalization has
+not run, or failed and waits for a retry), the per-image work and the checks that need no household still
+run, and one follow-up ``photos`` job is scheduled after the pending ``normalize`` job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import ForeignKey, SmallInteger, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from media.duplicates import DEFAULT_THRESHOLD, MIN_SHARED_BANDS, Fingerprint, fingerprint, match
+from media.evidence import EvidenceCheck, EvidenceFinding, EvidenceLimits, check_photo_evidence
+from media.exif import ExifFacts
+from media.geo import GeoPoint, parse_geopoint
+from media.images import ImageReport, UnreadableImage, extension_mismatch, inspect_image, make_thumbnails
+from media.store import BlobNotFound, BlobStore, thumbnail_key
+from sync.flags import FlagDraft, replace_flags
+from sync.instance_xml import answers_from_xml, local_name, parse_instance, repeat_names, values_at
+from sync.jobs import WorkContext, enqueue, handler
+from sync.models import (
+    Base,
+    BaselineRecord,
+    Form,
+    Household,
+    HousingAppraisal,
+    IncomeCheck,
+    Job,
+    PhotoCheck,
+    SubmissionAttachment,
+    SubmissionVersion,
+    WaterSurvey,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "photos"
+MAX_DUPLICATES_PER_PHOTO = 5  # a reviewer needs the best few matches, not every similar register page
+HISTORY_TABLES = (BaselineRecord, HousingAppraisal, WaterSurvey, IncomeCheck)
+PROBLEM_WORDS = {
+    "not_an_image": "it is not an image",
+    "truncated": "the file is cut short",
+    "decompression_bomb": "it declares more pixels than can be decoded safely",
+    "corrupt": "the image data is damaged",
+}
+
+
+class PhotoBand(Base):
+    """One band key of a checked photo's fingerprint: the persistent form of media.duplicates.DuplicateIndex.
+
+    TODO(photo checks owner): move into sync/models/photos.py (and sync.models) so migrations/env.py sees it
+    without importing this module; migration 0003 already creates the table.
+    """
+
+    __tablename__ = "photo_bands"
+    band_key: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    photo_check_id: Mapped[int] = mapped_column(ForeignKey("photo_checks.id"), primary_key=True, index=True)
+
+
+@dataclass
+class ImageFacts:
+    """What the per-blob work found: the report, the stored thumbnails (size -> key) and the fingerprint."""
+
+    report: ImageReport
+    thumbnails: dict[int, str] = field(default_factory=dict)
+    fingerprint: Fingerprint | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """``"<code>: <detail>"`` for an unreadable image (PhotoCheck.problem), else None."""
+        if self.report.readable:
+            return None
+        return f"{self.report.reason or 'corrupt'}: {self.report.details[0] if self.report.details else ''}"
+
+
+def examine_image(
+    store: BlobStore, sha256: str, path: Path, *, declared_name: str | None = None, sizes: tuple[int, ...] = (256, 1024)
+) -> ImageFacts:
+    """Inspect the image at ``path``, store its thumbnails under ``thumbnail_key(sha256, size)``, fingerprint it.
+
+    The same code runs in the ``photos`` job and, for the benchmark's "thumbnails on the request path"
+    variant, inside the request. Never raises for a bad image; store failures propagate (the job retries).
+    """
+    report = inspect_image(path, declared_name=declared_name)
+    if not report.readable:
+        return ImageFacts(report)
+    try:
+        thumbnails = make_thumbnails(path, sizes)
+        prints = fingerprint(path)
+    except UnreadableImage as exc:  # inspect_image passed it, the decoder did not: still unreadable
+        return ImageFacts(ImageReport(readable=False, problems=(exc.problem,), details=(exc.detail,)))
+    keys = {}
+    for size, data in sorted(thumbnails.items()):
+        keys[size] = thumbnail_key(sha256, size)
+        store.put_bytes(keys[size], data, content_type="image/jpeg")
+    return ImageFacts(report, keys, prints)
+
+
+@handler("photos")
+def run_photos_job(session: Session, context: WorkContext, job: Job) -> None:
+    version = session.get(SubmissionVersion, job.submission_version_id) if job.submission_version_id else None
+    if version is not None:
+        check_submission_photos(session, context, version, job=job)
+
+
+def check_submission_photos(
+    session: Session, context: WorkContext, version: SubmissionVersion, *, job: Job | None = None
+) -> list[FlagDraft]:
+    """Check the version's present images and replace its ``photos`` flags; returns the drafts raised."""
+    images = [a for a in version.attachments if a.present and a.sha256 and a.blob_key and claims_image(a)]
+    checks: dict[str, PhotoCheck | str] = {}
+    for attachment in images:
+        if attachment.sha256 not in checks:
+            checks[attachment.sha256] = photo_check(session, context, attachment)
+    if not version.current:
+        return []  # an edit replaced this version; its own job raises the submission's flags
+    visit = _Visit.of(session, version)
+    drafts: list[FlagDraft] = []
+    for attachment in images:
+        check = checks[attachment.sha256]
+        drafts += _image_flags(attachment, check, visit, context.evidence_limits)
+    drafts += _duplicate_flags(session, version, visit, images, checks)
+    replace_flags(session, version, SOURCE, drafts)
+    if visit.household is None and job is not None:
+        _recheck_after_normalization(session, version, job)
+    return drafts
+
+
+def claims_image(attachment: SubmissionAttachment) -> bool:
+    """True when the phone said (content type) or the name suggests that the attachment is an image."""
+    declared = (attachment.content_type or "").split(";")[0].strip().lower()
+    guessed = mimetypes.guess_type(attachment.name)[0] or ""
+    return declared.startswith("image/") or guessed.startswith("image/")
+
+
+def photo_check(session: Session, context: WorkContext, attachment: SubmissionAttachment) -> PhotoCheck | str:
+    """The PhotoCheck of the attachment's blob, made now if this blob was never checked; or why it cannot be.
+
+    A string is returned (and nothing stored, so the next run tries again) when the blob is missing from
+    the store or does not match its SHA-256. StoreUnavailable propagates: the job is retried later.
+    """
+    sha256 = attachment.sha256
+    assert sha256 is not None and attachment.blob_key is not None
+    existing = session.scalar(select(PhotoCheck).where(PhotoCheck.sha256 == sha256))
+    if existing is not None:
+        return existing
+    with tempfile.TemporaryDirectory(prefix="qingling-photo-") as folder:
+        path = Path(folder) / "original"
+        try:
+            digest = _download(context.store, attachment.blob_key, path)
+        except BlobNotFound:
+            return "its file is missing from the blob store"
+        if digest != sha256:
+            return "the stored file does not match its SHA-256"
+        facts = examine_image(
+            context.store, sha256, path, declared_name=attachment.name, sizes=context.thumbnail_sizes
+        )
+    report = facts.report
+    check = PhotoCheck(
+        sha256=sha256,
+        readable=report.readable,
+        problem=facts.problem,
+        image_format=report.format,
+        width=report.width,
+        height=report.height,
+        taken_at=_stored_time(report.captured_at, context.evidence_limits),
+        latitude=report.latitude,
+        longitude=report.longitude,
+        fingerprint={"value": facts.fingerprint.to_string()} if facts.fingerprint else {},
+        thumbnails={str(size): key for size, key in facts.thumbnails.items()},
+        checked_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(check)
+            session.flush()
+            if facts.fingerprint is not None:
+                bands = sorted(facts.fingerprint.band_keys())
+                session.add_all(PhotoBand(band_key=key, photo_check_id=check.id) for key in bands)
+    except IntegrityError:
+        # Another worker checked the same bytes at the same moment (photo_checks.sha256 is unique).
+        existing = session.scalar(select(PhotoCheck).where(PhotoCheck.sha256 == sha256))
+        if existing is None:
+            raise
+        return existing
+    return check
+
+
+def _download(store: BlobStore, key: str, path: Path) -> str:
+    digest = hashlib.sha256()
+    with store.open(key) as source, path.open("wb") as target:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+            target.write(chunk)
+    return digest.hexdigest()
+
+
+def _stored_time(moment: datetime | None, limits: EvidenceLimits) -> datetime | None:
+    """EXIF time as UTC: naive camera times are read at the configured camera offset (media/evidence.py)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone(limits.camera_utc_offset))
+    return moment.astimezone(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Times read back from the database: SQLite returns naive UTC, PostgreSQL aware."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class _Visit:
+    """What the flags are measured against: the household, the submission's geopoint and visit window."""
+
+    household: Household | None
+    location: GeoPoint | None
+    start: datetime | None
+    end: datetime | None
+    fields: dict[str, str]  # attachment name -> photo field (e.g. ph_front)
+    project_id: int
+
+    @classmethod
+    def of(cls, session: Session, version: SubmissionVersion) -> _Visit:
+        form_xml = version.form_version.xml
+        answers = answers_from_xml(version.xml, repeat_names(form_xml))
+        root = parse_instance(version.xml)
+        fields = {}
+        for path in version.form_version.binary_paths:
+            for value in values_at(root, path):
+                fields.setdefault(value, local_name(path.rsplit("/", 1)[-1]))
+        gps = answers.get("gps_house")
+        return cls(
+            household=households_of(session, {version.submission_id}).get(version.submission_id),
+            location=parse_geopoint(gps) if isinstance(gps, str) else None,
+            start=_answer_time(answers.get("start")),
+            end=_answer_time(answers.get("end")),
+            fields=fields,
+            project_id=session.scalar(select(Form.project_id).where(Form.id == version.form_id)),
+        )
+
+    @property
+    def household_location(self) -> GeoPoint | None:
+        h = self.household
+        if h is None or h.latitude is None or h.longitude is None:
+            return None
+        try:
+            return GeoPoint(h.latitude, h.longitude)
+        except ValueError:
+            return None
+
+    @property
+    def household_code(self) -> str | None:
+        return self.household.code if self.household is not None else None
+
+
+def _answer_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def households_of(session: Session, submission_ids: set[int]) -> dict[int, Household]:
+    """The household each submission concerns: its history row (the latest), or the household it registered."""
+    found: dict[int, int] = {}
+    if not submission_ids:
+        return {}
+    for model in HISTORY_TABLES:
+        rows = session.execute(
+            select(model.submission_id, model.household_id)
+            .where(model.submission_id.in_(submission_ids), model.household_id.is_not(None))
+            .order_by(model.id)
+        )
+        for submission_id, household_id in rows:
+            found[submission_id] = household_id
+    rest = submission_ids - found.keys()
+    if rest:
+        rows = session.execute(
+            select(Household.registered_submission_id, Household.id).where(Household.registered_submission_id.in_(rest))
+        )
+        found.update({submission_id: household_id for submission_id, household_id in rows})
+    if not found:
+        return {}
+    households = {h.id: h for h in session.scalars(select(Household).where(Household.id.in_(set(found.values()))))}
+    return {submission_id: households[household_id] for submission_id, household_id in found.items()}
+
+
+def _image_flags(
+    attachment: SubmissionAttachment, check: PhotoCheck | str, visit: _Visit, limits: EvidenceLimits
+) -> list[FlagDraft]:
+    name = attachment.name
+    common = {"household_code": visit.household_code, "attachment_name": name}
+    photo_field = visit.fields.get(name)
+    if isinstance(check, str):
+        return [
+            FlagDraft(
+                kind="photo_missing",
+                severity="error",
+                message=f"{name} is recorded as received but {check}; run `qingling media check`.",
+                details={"photo_field": photo_field, "sha256": attachment.sha256, "reason": check},
+                **common,
+            )
+        ]
+    if not check.readable:
+        code, _, detail = (check.problem or "corrupt: ").partition(": ")
+        return [
+            FlagDraft(
+                kind="photo_unreadable",
+                severity="error",
+                message=f"{name} cannot be used as a photo: {PROBLEM_WORDS.get(code, code)}. It is kept as sent.",
+                details={"photo_field": photo_field, "problem": code, "detail": detail, "sha256": check.sha256},
+                **common,
+            )
+        ]
+    drafts = []
+    if mismatch := extension_mismatch(check.image_format, name):
+        drafts.append(
+            FlagDraft(
+                kind="photo_format_mismatch",
+                severity="info",
+                message=f"{name}: {mismatch}; it was read as {check.image_format}.",
+                details={"photo_field": photo_field, "format": check.image_format},
+                **common,
+            )
+        )
+    report = ImageReport(
+        readable=True,
+        format=check.image_format,
+        exif=ExifFacts(captured_at=_utc(check.taken_at), latitude=check.latitude, longitude=check.longitude),
+    )
+    findings = check_photo_evidence(
+        report,
+        household_location=visit.household_location,
+        submission_location=visit.location,
+        visit_start=visit.start,
+        visit_end=visit.end,
+        limits=limits,
+    )
+    for finding in findings:
+        if finding.flagged:
+            drafts.append(_evidence_flag(finding, check, visit, photo_field, common))
+    return drafts
+
+
+def _evidence_flag(
+    finding: EvidenceFinding, check: PhotoCheck, visit: _Visit, photo_field: str | None, common: dict
+) -> FlagDraft:
+    name = common["attachment_name"]
+    if finding.check is EvidenceCheck.TAKEN_TOO_FAR_AWAY:
+        assert finding.distance_m is not None and finding.limit_m is not None
+        if finding.reference == "household":
+            field_name, place, against = "household_location", "the household's registered location", visit.household
+            reference = [against.latitude, against.longitude] if against is not None else None
+        else:
+            field_name, place = "gps_house", "the location recorded in the form (gps_house)"
+            reference = [visit.location.latitude, visit.location.longitude] if visit.location else None
+        return FlagDraft(
+            kind="photo_taken_too_far_away",
+            severity="warning",
+            message=f"{name} was taken {finding.distance_m:,.0f} m from {place} (limit {finding.limit_m:,.0f} m).",
+            details={
+                "field": field_name,
+                "reference": finding.reference,
+                "photo_field": photo_field,
+                "distance_m": round(finding.distance_m, 1),
+                "limit_m": finding.limit_m,
+                "photo_location": [check.latitude, check.longitude],
+                "reference_location": reference,
+            },
+            **common,
+        )
+    assert finding.time_gap is not None and finding.limit_gap is not None
+    taken = _utc(check.taken_at)
+    return FlagDraft(
+        kind="photo_taken_far_from_visit_time",
+        severity="warning",
+        message=f"{name}: {finding.message}.",
+        details={
+            "field": "start_end",
+            "photo_field": photo_field,
+            "time_gap_hours": round(finding.time_gap.total_seconds() / 3600, 2),
+            "limit_hours": round(finding.limit_gap.total_seconds() / 3600, 2),
+            "taken_at": taken.isoformat() if taken else None,
+            "visit_start": visit.start.isoformat() if visit.start else None,
+            "visit_end": visit.end.isoformat() if visit.end else None,
+        },
+        **common,
+    )
+
+
+@dataclass(frozen=True)
+class _Other:
+    """An attachment of another submission of the project that shows the same or a near-identical photo."""
+
+    submission_id: int
+    name: str
+    sha256: str
+    score: float
+
+
+def _duplicate_flags(
+    session: Session,
+    version: SubmissionVersion,
+    visit: _Visit,
+    images: list[SubmissionAttachment],
+    checks: dict[str, PhotoCheck | str],
+) -> list[FlagDraft]:
+    """The same bytes, or a near-identical photo, attached to a different household of the same project."""
+    if visit.household is None:
+        return []  # "a different household" cannot be decided yet; the follow-up job decides it
+    readable = {sha: check for sha, check in checks.items() if isinstance(check, PhotoCheck) and check.readable}
+    similar = {sha: _similar_blobs(session, check) for sha, check in readable.items()}
+    wanted = set(readable) | {other for found in similar.values() for other in found}
+    others = _attachments_in_project(session, visit.project_id, wanted, exclude_submission=version.submission_id)
+    households = households_of(session, {other.submission_id for other in others})
+    drafts = []
+    for attachment in images:
+        if attachment.sha256 not in readable:
+            continue
+        scores = {attachment.sha256: 0.0, **similar[attachment.sha256]}
+        matches = sorted(
+            (
+                (scores[other.sha256], other)
+                for other in others
+                if other.sha256 in scores
+                and (household := households.get(other.submission_id)) is not None
+                and household.id != visit.household.id
+            ),
+            key=lambda item: (item[0], item[1].submission_id, item[1].name),
+        )
+        for score, other in matches[:MAX_DUPLICATES_PER_PHOTO]:
+            household = households[other.submission_id]
+            drafts.append(_duplicate_flag(attachment, other, score, visit, household, len(matches)))
+    return drafts
+
+
+def _duplicate_flag(
+    attachment: SubmissionAttachment, other: _Other, score: float, visit: _Visit, household: Household, total: int
+) -> FlagDraft:
+    exact = other.sha256 == attachment.sha256
+    what = "the same photo file" if exact else f"a near-identical photo (score {score:.3f})"
+    return FlagDraft(
+        kind="photo_reused" if exact else "photo_near_duplicate",
+        severity="error" if exact else "warning",
+        message=(
+            f"{attachment.name} of household {visit.household_code} is {what} as {other.name} of household "
+            f"{household.code} (submission {other.submission_id})."
+        ),
+        household_code=visit.household_code,
+        other_household_code=household.code,
+        other_submission_id=other.submission_id,
+        attachment_name=attachment.name,
+        other_attachment_name=other.name,
+        details={
+            "photo_field": visit.fields.get(attachment.name),
+            "score": round(score, 4),
+            "threshold": DEFAULT_THRESHOLD,
+            "same_bytes": exact,
+            "sha256": attachment.sha256,
+            "other_sha256": other.sha256,
+            "matches": total,
+        },
+    )
+
+
+def _similar_blobs(session: Session, check: PhotoCheck) -> dict[str, float]:
+    """SHA-256 -> score of other checked photos that ``match`` flags, found through the band index.
+
+    One indexed query fetches only the photos sharing at least MIN_SHARED_BANDS band keys (docs/media.md 4),
+    so the work per new photo grows with the number of look-alikes, not with the collection.
+    """
+    value = (check.fingerprint or {}).get("value")
+    if not value:
+        return {}
+    mine = Fingerprint.from_string(value)
+    shared = (
+        select(PhotoBand.photo_check_id)
+        .where(PhotoBand.band_key.in_(sorted(mine.band_keys())), PhotoBand.photo_check_id != check.id)
+        .group_by(PhotoBand.photo_check_id)
+        .having(func.count() >= MIN_SHARED_BANDS)
+        .subquery()
+    )
+    found = {}
+    for sha256, stored in session.execute(
+        select(PhotoCheck.sha256, PhotoCheck.fingerprint).join(shared, shared.c.photo_check_id == PhotoCheck.id)
+    ):
+        try:
+            theirs = Fingerprint.from_string((stored or {}).get("value", ""))
+        except ValueError:
+            continue  # a fingerprint of another version: rebuilt when that photo is checked again
+        result = match(mine, theirs)
+        if result.is_duplicate:
+            found[sha256] = result.score
+    return found
+
+
+def _attachments_in_project(
+    session: Session, project_id: int, sha256s: set[str], *, exclude_submission: int
+) -> list[_Other]:
+    if not sha256s:
+        return []
+    rows = session.execute(
+        select(SubmissionVersion.submission_id, SubmissionAttachment.name, SubmissionAttachment.sha256)
+        .join(SubmissionVersion, SubmissionVersion.id == SubmissionAttachment.submission_version_id)
+        .join(Form, Form.id == SubmissionVersion.form_id)
+        .where(
+            SubmissionAttachment.sha256.in_(sorted(sha256s)),
+            SubmissionAttachment.present.is_(True),
+            SubmissionVersion.current.is_(True),
+            SubmissionVersion.submission_id != exclude_submission,
+            Form.project_id == project_id,
+        )
+    )
+    return [_Other(submission_id, name, sha256, 0.0) for submission_id, name, sha256 in rows]
+
+
+def _recheck_after_normalization(session: Session, version: SubmissionVersion, job: Job) -> None:
+    """Schedule one more ``photos`` job after a pending ``normalize`` job, so household checks still happen."""
+    normalize = session.scalar(
+        select(Job)
+        .where(Job.kind == "normalize", Job.submission_version_id == version.id, Job.state == "pending")
+        .order_by(Job.run_after.desc())
+        .limit(1)
+    )
+    if normalize is None:
+        return
+    waiting = session.scalar(
+        select(Job.id).where(
+            Job.kind == SOURCE, Job.submission_version_id == version.id, Job.state == "pending", Job.id != job.id
+        )
+    )
+    if waiting is not None:
+        return
+    follow_up = enqueue(session, SOURCE, version.id)
+    follow_up.run_after = max(utcnow(), _utc(normalize.run_after) or utcnow()) + timedelta(seconds=1)

@@ -281,6 +281,8 @@ def media_check(sizes_only: bool, workers: int) -> None:
             )
     except StoreUnavailable as exc:
         raise click.ClickException(f"the blob store is unavailable: {exc}") from exc
+    finally:
+        services.engine.dispose()
     for problem in report.problems:
         click.echo(problem.line())
     click.echo(report.summary())

@@ -66,11 +66,16 @@ def publish_form(
     )
     if existing is not None:
         stored_media = {a.name: a.sha256 for a in existing.attachments if a.dataset is None}
-        if existing.sha256 == xml_sha256 and stored_media == {n: d[0] for n, d in media.items()}:
+        new_media = {name: digest[0] for name, digest in media.items()}
+        changed = ["the form definition"] if existing.sha256 != xml_sha256 else []
+        changed += sorted(n for n in stored_media.keys() | new_media.keys() if stored_media.get(n) != new_media.get(n))
+        if not changed:
             return PublishResult(form, existing, created=False)
+        # Say what changed: a designer who only edited a CSV should not have to guess why the form is refused.
         raise FormVersionConflict(
             f"{compiled.source.name}: version {compiled.version!r} of form {compiled.form_id!r} is already "
-            "published with different content. Change the version in the settings sheet and publish again."
+            f"published with different content ({', '.join(changed)} changed). Change the version in the "
+            "settings sheet and publish again."
         )
 
     version = FormVersion(

@@ -107,9 +107,9 @@ def blob_files(services: Services) -> set[Path]:
     return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
 
 
-@pytest.mark.parametrize("change", ["survey label", "media file"])
+@pytest.mark.parametrize(("change", "named"), [("survey label", "the form definition"), ("media file", "schemes.csv")])
 def test_a_changed_form_under_an_unchanged_version_is_refused(
-    services: Services, project, collect: Collect, tmp_path: Path, change: str
+    services: Services, project, collect: Collect, tmp_path: Path, change: str, named: str
 ) -> None:  # noqa: ANN001
     source = copy_form(tmp_path, "water_survey")
     first = publish(services, project, source)
@@ -126,7 +126,7 @@ def test_a_changed_form_under_an_unchanged_version_is_refused(
 
     message = str(refused.value)
     assert f"water_survey.xlsx: version '{VERSION}' of form 'water_survey' is already published" in message
-    assert "Change the version in the settings sheet" in message
+    assert f"with different content ({named} changed). Change the version in the settings sheet" in message
     assert refused.value.status == 409
     # Nothing was replaced: phones keep getting the version they hold.
     assert stored_rows(services) == before

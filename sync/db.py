@@ -17,7 +17,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     failing, and foreign keys on (SQLite leaves them off by default).
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, poolclass=NullPool)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over
         # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL").

@@ -4,12 +4,14 @@ Runs as the ``normalize`` job (sync/jobs.py), in its own transaction after the s
 the raw submission is the evidence, so a bug in a rule can never make Collect's upload fail, and the
 job is retried and visible when it fails. ``normalize_submission`` is idempotent: it first removes the
 submission's previous contribution (an edit replaces its predecessor's, a rejection removes it), then
-adds the current version's, and refreshes every household it touched. ``registry rebuild`` calls the
+adds the current version's, and refreshes every household it touched. A rejected submission keeps its
+history row (marked rejected, for the record) but no longer counts for its household. ``registry rebuild`` calls the
 same function for every submission in order of receipt.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -57,22 +59,52 @@ UPDATED_PROPERTY = {
 @handler("normalize")
 def run_normalize_job(session: Session, _context: WorkContext, job: Job) -> None:
     version = session.get(SubmissionVersion, job.submission_version_id)
-    if version is not None:
-        normalize_submission(session, version.submission)
+    if version is None:
+        return
+    touched = normalize_submission(session, version.submission)
+    if touched.replaced:
+        renormalize_later(session, version.submission, touched.households)
 
 
-def normalize_submission(session: Session, submission: Submission, repeats_cache: dict | None = None) -> None:
+@dataclass
+class Touched:
+    households: set[int]
+    replaced: bool  # the submission had counted before (an edit or a review decision)
+
+
+def renormalize_later(session: Session, submission: Submission, household_ids: set[int]) -> None:
+    """Normalize again what the same households received after ``submission``.
+
+    Later verdicts read the household's state (an income check its assurances, an appraisal its status),
+    so when an edit or a review decision changes an earlier contribution they are judged again, in order
+    of receipt: the registry then equals what ``registry rebuild`` computes from scratch.
+    """
+    current = _current_version(submission)
+    if current is None or not household_ids:
+        return
+    later: dict[int, int] = {}
+    for model in HISTORY:
+        rows = session.execute(
+            select(model.submission_id, model.submission_version_id).where(
+                model.household_id.in_(household_ids),
+                model.submission_id != submission.id,
+                model.submission_version_id > current.id,
+            )
+        )
+        later.update({submission_id: version_id for submission_id, version_id in rows})
+    for submission_id, _version_id in sorted(later.items(), key=lambda item: item[1]):
+        normalize_submission(session, session.get(Submission, submission_id))
+
+
+def normalize_submission(session: Session, submission: Submission, repeats_cache: dict | None = None) -> Touched:
     """Replace ``submission``'s contribution to the registry with that of its current version."""
     touched = remove_contribution(session, submission)
+    replaced = bool(touched)
     version = _current_version(submission)
     form = session.get(Form, submission.form_id)
     if version is None or form is None or form.xml_form_id not in FORMS:
         _refresh(session, touched)
-        return
-    if submission.review_state == "rejected":
-        replace_flags(session, version, SOURCE, [])
-        _refresh(session, touched)
-        return
+        return Touched(touched, replaced)
     cache = repeats_cache if repeats_cache is not None else {}
     if version.form_version_id not in cache:
         cache[version.form_version_id] = repeat_names(version.form_version.xml)
@@ -88,6 +120,7 @@ def normalize_submission(session: Session, submission: Submission, repeats_cache
     if household is not None:
         touched.add(household.id)
     _refresh(session, touched)
+    return Touched(touched, replaced)
 
 
 def remove_contribution(session: Session, submission: Submission) -> set[int]:

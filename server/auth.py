@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flask import g, request
 
 from server.context import db, services
-from sync.accounts import app_user_for_token
+from sync.accounts import app_user_for_token, user_for_session_token
 from sync.errors import AuthenticationFailed, Forbidden, HttpsOnly
 
 REALM = "Qingling"
@@ -80,6 +80,11 @@ def _from_basic() -> Actor:
     if not header:
         raise ChallengeRequired()
     scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        user = user_for_session_token(db(), services().secret_key, value.strip())
+        if user is None:
+            raise ChallengeRequired("The session has expired or is not valid; log in again.")
+        return Actor(kind="user", id=user.id, role=user.role)
     if scheme.lower() != "basic":
         raise ChallengeRequired("Only HTTP Basic credentials (over HTTPS) or app-user URLs are accepted here.")
     if not request.is_secure and not services().settings.allow_http_basic:

@@ -14,9 +14,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -106,3 +108,35 @@ def app_user_for_token(session: Session, token: str) -> AppUser | None:
 def revoke_app_user(session: Session, app_user: AppUser) -> None:
     app_user.revoked_at = utcnow()
     record(session, "app_user.revoke", subject=app_user.display_name, details={"app_user_id": app_user.id})
+
+
+SESSION_TTL_SECONDS = 24 * 3600
+
+
+def issue_session_token(secret_key: str, user: User) -> tuple[str, datetime]:
+    """A bearer token for ``user`` (Central's ``POST /v1/sessions``), valid for a day.
+
+    Signed, not stored: it carries the user id and a fingerprint of the password hash, so changing the
+    password or disabling the account ends every session at once.
+    """
+    token = _session_serializer(secret_key).dumps({"u": user.id, "p": _fingerprint(user)})
+    return token, utcnow() + timedelta(seconds=SESSION_TTL_SECONDS)
+
+
+def user_for_session_token(session: Session, secret_key: str, token: str) -> User | None:
+    try:
+        data = _session_serializer(secret_key).loads(token, max_age=SESSION_TTL_SECONDS)
+    except BadData:
+        return None
+    user = session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or user.disabled_at is not None or data.get("p") != _fingerprint(user):
+        return None
+    return user
+
+
+def _session_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="qingling.session")
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]

@@ -1,0 +1,38 @@
+"""Logging in as Central does it (``POST /v1/sessions`` -> bearer token), so pyodk works unchanged."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import ValidationError
+
+from server.auth import authenticate
+from server.context import db, services
+from server.schemas.api import _iso
+from server.schemas.sessions import LoginSchema, UserSchema
+from sync.accounts import issue_session_token
+from sync.errors import AuthenticationFailed, BadRequest
+from sync.models import User, utcnow
+
+bp = Blueprint("sessions", __name__)
+
+
+@bp.post("/sessions")
+def login() -> Response:
+    try:
+        body = LoginSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        raise BadRequest(f"A login needs an email and a password: {exc.messages}") from exc
+    user = services().verifier.verify(db(), body["email"], body["password"])
+    if user is None:
+        raise AuthenticationFailed("Could not authenticate with the provided credentials.")
+    token, expires = issue_session_token(services().secret_key, user)
+    return jsonify({"token": token, "expiresAt": _iso(expires), "createdAt": _iso(utcnow())})
+
+
+@bp.get("/users/current")
+def current_user() -> Response:
+    actor = authenticate(None)
+    user = db().get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None:
+        raise AuthenticationFailed("Only named accounts have a current user.")
+    return jsonify(UserSchema().dump(user))

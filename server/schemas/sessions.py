@@ -1,0 +1,21 @@
+"""JSON shapes of logging in and of the current user, in ODK Central's field names."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from server.schemas.api import _iso
+
+
+class LoginSchema(Schema):
+    email = fields.String(required=True)
+    password = fields.String(required=True)
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    type = fields.Constant("user")
+    email = fields.String()
+    displayName = fields.Function(lambda user: user.email)
+    role = fields.String()
+    createdAt = fields.Function(lambda user: _iso(user.created_at))

@@ -19,7 +19,11 @@ def _services(**overrides: object) -> Services:
         settings = load_settings(**overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    return build_services(settings)
+    services = build_services(settings)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(services.engine.dispose)  # close pooled connections when the command ends
+    return services
 
 
 @click.group()

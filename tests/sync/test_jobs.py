@@ -1,0 +1,107 @@
+"""The job queue: work is never lost, a failure is retried after a pause and becomes visible."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from server.cli import main
+from sync.db import transaction
+from sync.flags import list_flags
+from sync.jobs import MAX_ATTEMPTS, enqueue, handler, list_jobs, retry_failed, run_pending_jobs
+from sync.models import Household, Job, SubmissionVersion, utcnow
+from sync.worker import Worker
+from tests.sync.survey import VILLAGES, baseline, id_number, member
+from tests.sync.test_registry import post
+
+calls: list[int] = []
+
+
+@handler("always_fails")
+def _always_fails(session, context, job) -> None:  # noqa: ANN001
+    calls.append(job.id)
+    raise RuntimeError("the rule table is broken")
+
+
+def register(collect, survey_forms, name: str = "户主") -> str:  # noqa: ANN001
+    entity = str(uuid.uuid4())
+    members = [member(name, id_number("19600606", 1), "01")]
+    post(
+        collect, survey_forms.xml("hh_baseline", baseline(VILLAGES[0], "一组", members), entity_id=entity, create=True)
+    )
+    return entity
+
+
+def test_a_submission_is_normalized_by_its_job_and_only_once(collect, survey_forms, services) -> None:  # noqa: ANN001
+    entity = register(collect, survey_forms)
+    with services.sessions() as session:
+        assert session.scalar(select(Household)) is None  # not before the job runs
+    assert run_pending_jobs(services.sessions, services.work) == 1
+    assert run_pending_jobs(services.sessions, services.work) == 0
+    with services.sessions() as session:
+        assert session.scalar(select(Household.entity_id)) == entity
+        assert [job.state for job in list_jobs(session, include_done=True)] == ["done"]
+
+
+def test_a_failing_job_is_retried_later_then_marked_failed_with_a_flag(collect, survey_forms, services) -> None:  # noqa: ANN001
+    register(collect, survey_forms)
+    run_pending_jobs(services.sessions, services.work)
+    with transaction(services.sessions) as session:
+        version = session.scalar(select(SubmissionVersion))
+        job = enqueue(session, "always_fails", version.id)
+        session.flush()
+        job_id = job.id
+    calls.clear()
+    assert run_pending_jobs(services.sessions, services.work) == 1
+    assert run_pending_jobs(services.sessions, services.work) == 0  # waiting for its pause
+    with services.sessions() as session:
+        job = session.get(Job, job_id)
+        assert (job.state, job.attempts) == ("pending", 1)
+        assert "the rule table is broken" in job.last_error
+    later = utcnow()
+    for attempt in range(2, MAX_ATTEMPTS + 1):
+        later += timedelta(hours=2)
+        assert run_pending_jobs(services.sessions, services.work, now=later) == 1, attempt
+    assert len(calls) == MAX_ATTEMPTS
+    with services.sessions() as session:
+        assert session.get(Job, job_id).state == "failed"
+        flags = list_flags(session, 1, kind="processing_failed")
+        assert len(flags) == 1 and "always_fails" in flags[0].message
+    with transaction(services.sessions) as session:
+        assert retry_failed(session) == 1
+    with services.sessions() as session:
+        assert session.get(Job, job_id).state == "pending"
+
+
+def test_the_worker_thread_normalizes_what_arrives(collect, survey_forms, services) -> None:  # noqa: ANN001
+    worker = Worker(services.sessions, services.work, poll_seconds=0.05)
+    worker.start()
+    try:
+        entity = register(collect, survey_forms)
+        worker.wake()
+        deadline = time.monotonic() + 20
+        found = None
+        while found is None and time.monotonic() < deadline:
+            with services.sessions() as session:
+                found = session.scalar(select(Household.entity_id).where(Household.entity_id == entity))
+            time.sleep(0.05)
+        assert found == entity
+    finally:
+        worker.stop()
+
+
+def test_registry_rebuild_command_reports_what_it_did(collect, survey_forms, services, settings, monkeypatch) -> None:  # noqa: ANN001
+    register(collect, survey_forms, "甲")
+    register(collect, survey_forms, "乙")
+    run_pending_jobs(services.sessions, services.work)
+    monkeypatch.setenv("QINGLING_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QINGLING_DATABASE_URL", settings.resolved_database_url)
+    result = CliRunner().invoke(main, ["registry", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "registry rebuilt from 2 submission(s)" in result.output
+    with services.sessions() as session:
+        assert sorted(session.scalars(select(Household.head_name))) == ["乙", "甲"]

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from server.auth import require
 from server.context import db
-from server.schemas.api import _iso
+from server.schemas.api import iso_time
 from server.schemas.registry import (
     ClearanceSchema,
     DatasetSchema,
@@ -129,8 +129,8 @@ def _entity_json(found, versions: list) -> dict:  # noqa: ANN001 - a Household
     return {
         "uuid": found.entity_id,
         "creatorId": versions[0].creator_id if versions else 0,
-        "createdAt": _iso(versions[0].created_at) if versions else None,
-        "updatedAt": _iso(current.created_at) if current and len(versions) > 1 else None,
+        "createdAt": iso_time(versions[0].created_at) if versions else None,
+        "updatedAt": iso_time(current.created_at) if current and len(versions) > 1 else None,
         "deletedAt": None,
         "conflict": None,
         "currentVersion": EntityVersionSchema().dump(current) if current else None,

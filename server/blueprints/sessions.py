@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 
 from server.auth import authenticate
 from server.context import db, services
-from server.schemas.api import _iso
+from server.schemas.api import iso_time
 from server.schemas.sessions import LoginSchema, UserSchema
 from sync.accounts import issue_session_token
 from sync.errors import AuthenticationFailed, BadRequest
@@ -26,7 +26,7 @@ def login() -> Response:
     if user is None:
         raise AuthenticationFailed("Could not authenticate with the provided credentials.")
     token, expires = issue_session_token(services().secret_key, user)
-    return jsonify({"token": token, "expiresAt": _iso(expires), "createdAt": _iso(utcnow())})
+    return jsonify({"token": token, "expiresAt": iso_time(expires), "createdAt": iso_time(utcnow())})
 
 
 @bp.get("/users/current")

@@ -26,8 +26,8 @@ class SubmissionSchema(Schema):
     deviceId = fields.Function(lambda pair: pair[1].device_id)
     userAgent = fields.Function(lambda pair: pair[1].user_agent)
     reviewState = fields.Function(lambda pair: pair[0].review_state)
-    createdAt = fields.Function(lambda pair: _iso(pair[0].created_at))
-    updatedAt = fields.Function(lambda pair: _iso(pair[0].updated_at))
+    createdAt = fields.Function(lambda pair: iso_time(pair[0].created_at))
+    updatedAt = fields.Function(lambda pair: iso_time(pair[0].updated_at))
     currentVersion = fields.Function(lambda pair: SubmissionVersionSchema().dump(pair[1]))
 
 
@@ -43,16 +43,16 @@ class FormSchema(Schema):
     name = fields.Function(lambda form: form.current_version.title if form.current_version else None)
     version = fields.Function(lambda form: form.current_version.version if form.current_version else None)
     hash = fields.Function(lambda form: form.current_version.md5 if form.current_version else None)
-    createdAt = fields.Function(lambda form: _iso(form.created_at))
+    createdAt = fields.Function(lambda form: iso_time(form.created_at))
 
 
 class ProjectSchema(Schema):
     id = fields.Integer()
     name = fields.String()
-    createdAt = fields.Function(lambda project: _iso(project.created_at))
+    createdAt = fields.Function(lambda project: iso_time(project.created_at))
 
 
-def _iso(value) -> str | None:  # noqa: ANN001
+def iso_time(value) -> str | None:  # noqa: ANN001
     if value is None:
         return None
     text = value.isoformat()

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from marshmallow import Schema, fields
 
-from server.schemas.api import _iso
+from server.schemas.api import iso_time
 
 
 class HouseholdSchema(Schema):
@@ -44,7 +44,7 @@ class HouseholdSchema(Schema):
     monitorCategory = fields.String(attribute="monitor_category", allow_none=True)
     monitorRisks = fields.List(fields.String(), attribute="monitor_risks")
     entityVersion = fields.Integer(attribute="entity_version")
-    updatedAt = fields.Function(lambda household: _iso(household.updated_at))
+    updatedAt = fields.Function(lambda household: iso_time(household.updated_at))
 
 
 class PersonSchema(Schema):
@@ -64,7 +64,7 @@ class HistorySchema(Schema):
 
     kind = fields.Function(lambda row: type(row).__tablename__)
     surveyDate = fields.Date(attribute="survey_date", allow_none=True)
-    receivedAt = fields.Function(lambda row: _iso(row.received_at))
+    receivedAt = fields.Function(lambda row: iso_time(row.received_at))
     instanceId = fields.String(attribute="instance_id")
     formVersion = fields.String(attribute="form_version")
     status = fields.String()
@@ -90,8 +90,8 @@ class FlagSchema(Schema):
     attachment = fields.String(attribute="attachment_name", allow_none=True)
     otherAttachment = fields.String(attribute="other_attachment_name", allow_none=True)
     details = fields.Dict()
-    createdAt = fields.Function(lambda flag: _iso(flag.created_at))
-    resolvedAt = fields.Function(lambda flag: _iso(flag.resolved_at))
+    createdAt = fields.Function(lambda flag: iso_time(flag.created_at))
+    resolvedAt = fields.Function(lambda flag: iso_time(flag.resolved_at))
 
 
 class FlagUpdateSchema(Schema):
@@ -118,7 +118,7 @@ class EntityVersionSchema(Schema):
     version = fields.Integer()
     label = fields.String()
     current = fields.Boolean()
-    createdAt = fields.Function(lambda v: _iso(v.created_at))
+    createdAt = fields.Function(lambda v: iso_time(v.created_at))
     creatorId = fields.Integer(attribute="creator_id")
     userAgent = fields.String(attribute="user_agent")
     baseVersion = fields.Integer(attribute="base_version", allow_none=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from server.schemas.api import _iso
+from server.schemas.api import iso_time
 
 
 class LoginSchema(Schema):
@@ -18,4 +18,4 @@ class UserSchema(Schema):
     email = fields.String()
     displayName = fields.Function(lambda user: user.email)
     role = fields.String()
-    createdAt = fields.Function(lambda user: _iso(user.created_at))
+    createdAt = fields.Function(lambda user: iso_time(user.created_at))

@@ -4,7 +4,9 @@ Run from the repository root:
 
     .venv/bin/python -m bench.ingest                    # the three scenarios, about 3 minutes
     .venv/bin/python -m bench.ingest --scenarios a --seconds 10
-    .venv/bin/python -m bench.ingest --write-docs       # also replace our section of docs/performance.md
+    .venv/bin/python -m bench.ingest --worker both      # also without the background worker (ingestion alone)
+    .venv/bin/python -m bench.ingest --write-docs       # also put the table in docs/performance.md
+    .venv/bin/python -m bench.ingest --profile /tmp/p   # py-spy stacks of the server (pip install py-spy)
 
 For each scenario a fresh data folder (SQLite and the local blob folder) is made, a small household form is
 published with ``qingling forms publish`` and ``qingling serve`` is started on 127.0.0.1 as an operator starts
@@ -99,6 +101,7 @@ SCENARIOS = {
 @dataclass
 class Result:
     scenario: Scenario
+    worker: bool
     submissions: int
     seconds: float
     latencies_ms: list[float]
@@ -181,10 +184,28 @@ def multipart(xml: bytes, files: dict[str, bytes]) -> tuple[bytes, str]:
 # -- the server -------------------------------------------------------------------------------------------------
 
 
+# ``qingling serve`` without its background worker thread: what ingestion alone costs (--no-worker). Jobs queue up
+# and wait for the next worker, as they would during a burst that the worker cannot follow.
+SERVE_WITHOUT_WORKER = """
+import sys
+from waitress import serve
+from server.access_log import AccessLog
+from server.app import create_app
+from server.config import load_settings
+from server.services import build_services
+from server.startup import prepare, print_banner
+services = build_services(load_settings(host=sys.argv[1], port=int(sys.argv[2])))
+print_banner(services.settings, prepare(services))
+settings = services.settings
+serve(AccessLog(create_app(services=services)), host=settings.host, port=settings.port, threads=settings.threads,
+      max_request_body_size=settings.max_upload_bytes + 1_000_000, ident="qingling")
+"""
+
+
 class Server:
     """``qingling serve`` on 127.0.0.1 in a fresh data folder; its output goes to a log file there."""
 
-    def __init__(self, data_dir: Path, scenario: Scenario, threads: int | None) -> None:
+    def __init__(self, data_dir: Path, scenario: Scenario, threads: int | None, worker: bool = True) -> None:
         self.data_dir = data_dir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("QINGLING_")}
         self.env |= {
@@ -202,9 +223,12 @@ class Server:
             self._cli(["users", "create", "--email", EMAIL, "--role", "enumerator"], stdin=PASSWORD + "\n")
         self.port = _free_port()
         self.log = data_dir.parent / "serve.log"
+        command = [str(QINGLING), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        if not worker:
+            command = [sys.executable, "-c", SERVE_WITHOUT_WORKER, "127.0.0.1", str(self.port)]
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
-                [str(QINGLING), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                command,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -335,9 +359,9 @@ def run_phones(server: Server, scenario: Scenario, clients: int, limit: int, sec
     return shared
 
 
-def run_scenario(scenario: Scenario, args: argparse.Namespace, photo: bytes) -> Result:
+def run_scenario(scenario: Scenario, args: argparse.Namespace, photo: bytes, worker: bool) -> Result:
     with tempfile.TemporaryDirectory(prefix=f"qingling-bench-{scenario.key}-") as folder:
-        server = Server(Path(folder) / "data", scenario, args.threads)
+        server = Server(Path(folder) / "data", scenario, args.threads, worker=worker)
         try:
             run_phones(server, scenario, args.clients, args.warmup, 60.0, photo)
             start_rss = server.memory_mb("VmRSS")
@@ -353,7 +377,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, photo: bytes) -> 
         finally:
             server.stop()
     return Result(
-        scenario, shared.done, elapsed, shared.latencies_ms, shared.errors, peak, start_rss, queued, total, cpu
+        scenario, worker, shared.done, elapsed, shared.latencies_ms, shared.errors, peak, start_rss, queued, total, cpu
     )
 
 
@@ -394,16 +418,17 @@ def machine() -> dict[str, str]:
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| scenario | submissions | seconds | submissions/s | p50 ms | p95 ms | p99 ms | peak RSS MB "
-        "| server CPU | jobs queued at end | ODK Central | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| scenario | worker | submissions | seconds | submissions/s | p50 ms | p95 ms | p99 ms | peak RSS MB "
+        "| server CPU | jobs queued at end | ODK Central | vs Central |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         central_rate, central_p99 = CENTRAL[r.scenario.key]
         central = f"{central_rate:g}/s" + (f", p99 {central_p99:g} ms" if central_p99 else "")
         errors = "".join(f" ({count}x {kind})" for kind, count in r.errors.items())
         lines.append(
-            f"| ({r.scenario.key}) {r.scenario.title}{errors} | {r.submissions} | {r.seconds:.1f} | {r.rate:.1f} "
+            f"| ({r.scenario.key}) {r.scenario.title}{errors} | {'on' if r.worker else 'off'} | {r.submissions} "
+            f"| {r.seconds:.1f} | {r.rate:.1f} "
             f"| {r.percentile(50):.1f} | {r.percentile(95):.1f} | {r.percentile(99):.1f} | {r.peak_rss_mb:.0f} "
             f"| {100 * r.server_cpu_seconds / r.seconds:.0f} % | {r.jobs_queued} of {r.jobs_total} | {central} "
             f"| {r.rate / central_rate:.1f}x |"
@@ -411,42 +436,41 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def section(results: list[Result], args: argparse.Namespace, notes: str) -> str:
+BEGIN, END = "<!-- begin: written by bench/ingest.py -->", "<!-- end: written by bench/ingest.py -->"
+
+
+def generated_block(results: list[Result], args: argparse.Namespace) -> str:
     m = machine()
-    mean_ms = {r.scenario.key: statistics.fmean(r.latencies_ms) if r.latencies_ms else 0.0 for r in results}
+    mean = ", ".join(
+        f"({r.scenario.key}, worker {'on' if r.worker else 'off'}) {statistics.fmean(r.latencies_ms):.1f} ms"
+        for r in results
+        if r.latencies_ms
+    )
     return "\n".join(
         [
-            SECTION,
-            "",
-            f"Measured {m['date']} with `python -m bench.ingest` ({args.clients} phones, at most {args.count} "
-            f"submissions without photos / {args.photo_count} with, at most {args.seconds:g} s per scenario, "
-            f"after {args.warmup} warm-up submissions). Machine: {m['nproc']} cores (`nproc`), {m['memory']} memory, "
-            f"{m['cpu']}, Python {m['python']}, {m['os']}. Server: `qingling serve` on the embedded default "
-            "(SQLite, local blob folder, a fresh `QINGLING_DATA_DIR`, the background worker running), "
-            "clients in one process on the same machine, 127.0.0.1 only.",
+            BEGIN,
+            f"Last run {m['date']}: `python -m bench.ingest --worker {args.worker} --seconds {args.seconds:g}` "
+            f"({args.clients} phones; at most {args.count} submissions without photos, {args.photo_count} with; "
+            f"{args.warmup} warm-up submissions first). Machine: {m['nproc']} cores (`nproc`), {m['memory']} "
+            f"memory, {m['cpu']}, Python {m['python']}, {m['os']}.",
             "",
             table(results),
             "",
-            "A submission is Collect's HEAD probe plus the POST, answered 204 and 201; latencies are the POST's. "
-            "ODK Central's figures are for the same kind of 2-core machine. "
-            "Mean POST latency: " + ", ".join(f"({k}) {v:.1f} ms" for k, v in mean_ms.items()) + ".",
-            "",
-            notes.strip(),
-            "",
+            f"Mean POST latency: {mean}.",
+            END,
         ]
     )
 
 
-def write_docs(text: str) -> None:
-    """Replace our section of docs/performance.md (other sections belong to other benchmarks)."""
+def write_docs(block: str) -> None:
+    """Put ``block`` in our section of docs/performance.md, between its markers; the rest of the file (other
+    benchmarks' sections, and the prose of ours) is left as it is."""
     current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
+    if BEGIN in current and END in current:
+        head, _, rest = current.partition(BEGIN)
+        updated = head + block + rest.partition(END)[2]
     else:
-        following = re.search(r"^## ", current[start + len(SECTION) :], re.MULTILINE)
-        end = start + len(SECTION) + following.start() if following else len(current)
-        updated = current[:start] + text + ("\n" + current[end:] if following else "")
+        updated = current.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
     DOC.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -460,20 +484,26 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--threads", type=int, default=None, help="QINGLING_THREADS for the server")
     parser.add_argument("--write-docs", action="store_true", help=f"write the results into {DOC.name}")
+    parser.add_argument(
+        "--worker",
+        choices=["on", "off", "both"],
+        default="on",
+        help="on: qingling serve as shipped, its worker thread running the jobs; off: without it (ingestion alone)",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy stacks of the server")
-    parser.add_argument("--notes", default="", help="Markdown paragraph(s) to put under the table")
     args = parser.parse_args()
 
     photo = one_megabyte_jpeg()
     print(f"photo: {len(photo):,} bytes; server: {QINGLING}", flush=True)
     results = []
-    for key in args.scenarios:
-        scenario = SCENARIOS[key]
-        print(f"({key}) {scenario.title} ...", flush=True)
-        results.append(run_scenario(scenario, args, photo))
+    for worker in {"on": [True], "off": [False], "both": [True, False]}[args.worker]:
+        for key in args.scenarios:
+            scenario = SCENARIOS[key]
+            print(f"({key}) {scenario.title}, worker {'on' if worker else 'off'} ...", flush=True)
+            results.append(run_scenario(scenario, args, photo, worker))
     print(table(results))
     if args.write_docs:
-        write_docs(section(results, args, args.notes))
+        write_docs(generated_block(results, args))
         print(f"written to {DOC}")
 
 

@@ -3,7 +3,7 @@ request path; and how long the background ``photos`` job takes per photo.
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.photo_ingest                   # 12 variants x 160 submissions, about 5 min
+    .venv/bin/python -m bench.photo_ingest                   # 12 variants x 240 submissions, about 5 min
     .venv/bin/python -m bench.photo_ingest --count 40        # a quick look
     .venv/bin/python -m bench.photo_ingest --databases sqlite --stores local
 
@@ -15,7 +15,8 @@ with 8 threads, as ``qingling serve`` runs it. 8 client threads POST Collect-sha
 - store: the local folder store, or S3 on a moto server on 127.0.0.1 (``python -m moto.server``);
 - database: SQLite (the embedded default) or PostgreSQL (pgserver, as the tests use);
 - thumbnails: ``job`` (ingestion stores the photo, the ``photos`` job does the rest, later), ``job + worker``
-  (the same, with a worker thread running jobs beside the server while the phones send: production), or
+  (the same, with the worker thread ``qingling serve`` starts running the jobs while the phones send:
+  production), or
   ``request`` (the job's per-image work, ``sync.photo_checks.examine_image``, called synchronously inside
   the request through a store wrapper, i.e. before the 201 is sent).
 
@@ -67,6 +68,7 @@ from sync.models import Job, SubmissionAttachment
 from sync.photo_checks import examine_image
 from sync.projects import ensure_default_project
 from sync.publishing import publish_form
+from sync.worker import Worker
 from tests.collect import COLLECT_HEADERS, DEVICE_ID, instance_xml, submission_body
 
 FORM = """\
@@ -230,6 +232,11 @@ def ingest(services: Services, variant: Variant, bodies: list[tuple[bytes, str]]
     if variant.thumbnails == "request":
         app_services = replace(services, store=ThumbnailingStore(services.store, services.work.thumbnail_sizes))
     app = create_app(services=app_services)
+    worker = None
+    if variant.thumbnails == "job + worker":  # as `qingling serve` runs it: a worker thread in the process
+        worker = Worker(services.sessions, services.work)
+        worker.start()
+        app.extensions["qingling.worker"] = worker
     server = create_server(app, host="127.0.0.1", port=0, threads=THREADS, max_request_body_size=200_000_000)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -263,17 +270,16 @@ def ingest(services: Services, variant: Variant, bodies: list[tuple[bytes, str]]
                         outcome.sent += 1
                         outcome.megabytes += len(body) / 1e6
 
-    stop = threading.Event()
-    worker = threading.Thread(target=_work, args=(services, stop, outcome), daemon=True)
-    if variant.thumbnails == "job + worker":
-        worker.start()
     with ThreadPoolExecutor(THREADS) as pool:
         for future in [pool.submit(client) for _ in range(THREADS)]:
             future.result()
     outcome.seconds = time.perf_counter() - started
-    stop.set()
-    if worker.is_alive():
-        worker.join()
+    if worker is not None:
+        with services.sessions() as session:
+            outcome.jobs_during_ingest = session.scalar(
+                select(func.count()).select_from(Job).where(Job.state == "done")
+            )
+        worker.stop(timeout=120)
         run_pending_jobs(services.sessions, services.work)  # what the worker had not reached yet
     server.task_dispatcher.shutdown(timeout=10)
     server.close()
@@ -283,16 +289,6 @@ def ingest(services: Services, variant: Variant, bodies: list[tuple[bytes, str]]
         stored = session.scalar(select(func.count()).select_from(SubmissionAttachment).where(present))
     assert stored == outcome.sent, (stored, outcome.sent)
     return outcome
-
-
-def _work(services: Services, stop: threading.Event, outcome: Outcome) -> None:
-    """``qingling worker`` beside the server: run jobs as they come, while the clients are sending."""
-    while not stop.is_set():
-        ran = run_pending_jobs(services.sessions, services.work, limit=1)
-        if ran:
-            outcome.jobs_during_ingest += 1
-        else:
-            stop.wait(0.05)
 
 
 def time_jobs(services: Services, outcome: Outcome, max_photos: int) -> None:
@@ -366,7 +362,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=160, help="submissions per variant (default 160)")
+    parser.add_argument("--count", type=int, default=240, help="submissions per variant (default 240)")
     parser.add_argument("--seconds", type=float, default=60.0, help="time limit per variant (default 60)")
     parser.add_argument("--job-photos", type=int, default=60, help="photos jobs timed per job variant")
     parser.add_argument("--databases", default="sqlite,postgresql")

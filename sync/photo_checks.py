@@ -252,9 +252,8 @@ class _Visit:
 
     @classmethod
     def of(cls, session: Session, version: SubmissionVersion) -> _Visit:
-        form_xml = version.form_version.xml
-        answers = answers_from_xml(version.xml, repeat_names(form_xml))
         root = parse_instance(version.xml)
+        answers = answers_from_xml(root, repeat_names(version.form_version.xml))
         fields = {}
         for path in version.form_version.binary_paths:
             for value in values_at(root, path):
@@ -505,7 +504,10 @@ def _similar_blobs(session: Session, check: PhotoCheck) -> dict[str, float]:
     value = (check.fingerprint or {}).get("value")
     if not value:
         return {}
-    mine = Fingerprint.from_string(value)
+    try:
+        mine = Fingerprint.from_string(value)
+    except ValueError:
+        return {}  # made by another fingerprint version: not comparable
     shared = (
         select(PhotoBand.photo_check_id)
         .where(PhotoBand.band_key.in_(sorted(mine.band_keys())), PhotoBand.photo_check_id != check.id)
@@ -520,7 +522,7 @@ def _similar_blobs(session: Session, check: PhotoCheck) -> dict[str, float]:
         try:
             theirs = Fingerprint.from_string((stored or {}).get("value", ""))
         except ValueError:
-            continue  # a fingerprint of another version: rebuilt when that photo is checked again
+            continue  # made by another fingerprint version: not comparable
         result = match(mine, theirs)
         if result.is_duplicate:
             found[sha256] = result.score

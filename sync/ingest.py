@@ -222,7 +222,6 @@ def _new_submission(
         submitter_app_user_id=envelope.app_user_id,
     )
     session.add(submission)
-    session.flush()
     return _add_version(session, submission, form_version, header, envelope, xml_sha256)
 
 
@@ -292,7 +291,7 @@ def _add_version(
     xml_sha256: str,
 ) -> SubmissionVersion:
     version = SubmissionVersion(
-        submission_id=submission.id,
+        submission=submission,  # one flush inserts a new submission and its first version
         form_id=submission.form_id,
         form_version_id=form_version.id,
         instance_id=header.instance_id,
@@ -305,6 +304,7 @@ def _add_version(
         submitter_app_user_id=envelope.app_user_id,
         device_id=envelope.device_id,
         user_agent=(envelope.user_agent or "")[:500] or None,
+        attachments=[],  # a new version has none yet: known, so not loaded with a query
     )
     session.add(version)
     session.flush()

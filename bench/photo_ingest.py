@@ -326,6 +326,7 @@ def machine() -> dict[str, Any]:
         "pillow": PIL.__version__,
         "sqlite": sqlite3.sqlite_version,
         "date": datetime.now().strftime("%Y-%m-%d"),
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -333,7 +334,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
         f"{results['machine']['memory_gib']} GiB, {results['machine']['os']}, Python {results['machine']['python']}, "
-        f"Pillow {results['machine']['pillow']}, SQLite {results['machine']['sqlite']}; "
+        f"Pillow {results['machine']['pillow']}, SQLite {results['machine']['sqlite']}, "
+        f"load average {results['machine']['load_average_1m_at_start']} at the start; "
         f"photo {results['photo_bytes']:,} bytes ({PHOTO_SIZE[0]} x {PHOTO_SIZE[1]}); {THREADS} clients, "
         f"waitress with {THREADS} threads, all on 127.0.0.1.",
         "",
@@ -373,6 +375,7 @@ def main() -> None:
 
     from tests.media.s3_server import MotoServer, dummy_aws_credentials
 
+    info = machine()  # before the runs: the load average then says whether anything else was running
     base = base_photo()
     bodies = build_bodies(args.count, base)
     print(f"photo: {len(base):,} bytes; {len(bodies)} bodies of {len(bodies[0][0]):,} bytes ready", flush=True)
@@ -412,7 +415,7 @@ def main() -> None:
                 moto.stop()
             if postgres is not None:
                 postgres.close()
-    results = {"machine": machine(), "photo_bytes": len(base), "count": args.count, "runs": runs}
+    results = {"machine": info, "photo_bytes": len(base), "count": args.count, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)

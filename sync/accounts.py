@@ -68,24 +68,35 @@ class PasswordVerifier:
         self._lock = threading.Lock()
 
     def verify(self, session: Session, email: str, password: str) -> User | None:
+        began_here = not session.in_transaction()
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None or user.disabled_at is not None:
             return None
-        digest = hmac.new(self._key, f"{user.email}\0{password}\0{user.password_hash}".encode(), hashlib.sha256)
+        user_id, stored = user.id, user.password_hash
+        digest = hmac.new(self._key, f"{user.email}\0{password}\0{stored}".encode(), hashlib.sha256)
         token = digest.digest()
         now = time.monotonic()
         with self._lock:
             entry = self._cache.get(token)
-            if entry is not None and entry.expires > now and entry.user_id == user.id:
+            if entry is not None and entry.expires > now and entry.user_id == user_id:
                 return user
+        if began_here:
+            # The hash takes a few hundred milliseconds and must not run inside a transaction: on SQLite every
+            # transaction holds the database's write lock, so each wrong password would stall all uploads for
+            # that long. This ends only the read this call began.
+            session.rollback()
         try:
-            _hasher.verify(user.password_hash, password)
+            _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return None
+        if began_here:
+            user = session.get(User, user_id)
+            if user is None or user.disabled_at is not None or user.password_hash != stored:
+                return None  # changed while we were hashing
         with self._lock:
             if len(self._cache) >= self._max:
                 self._cache.clear()
-            self._cache[token] = _CacheEntry(user.id, now + self._ttl)
+            self._cache[token] = _CacheEntry(user_id, now + self._ttl)
         return user
 
 

@@ -111,6 +111,7 @@ class Result:
     jobs_queued: int
     jobs_total: int
     server_cpu_seconds: float
+    load_before: float  # the machine's 1-minute load average when the measured phase began
 
     @property
     def rate(self) -> float:
@@ -205,7 +206,11 @@ serve(AccessLog(create_app(services=services)), host=settings.host, port=setting
 class Server:
     """``qingling serve`` on 127.0.0.1 in a fresh data folder; its output goes to a log file there."""
 
-    def __init__(self, data_dir: Path, scenario: Scenario, threads: int | None, worker: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, scenario: Scenario, threads: int | None, worker: bool = True, number: int = 1
+    ) -> None:
+        """Server ``number`` 1 also prepares the folder (publishes the form, creates the account); more
+        servers share that folder and its database, as processes behind one reverse proxy would."""
         self.data_dir = data_dir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("QINGLING_")}
         self.env |= {
@@ -216,13 +221,14 @@ class Server:
         }
         if threads:
             self.env["QINGLING_THREADS"] = str(threads)
-        form = data_dir.parent / "bench_household.md"
-        form.write_text(FORM, encoding="utf-8")
-        self._cli(["forms", "publish", str(form)])
-        if scenario.basic:
-            self._cli(["users", "create", "--email", EMAIL, "--role", "enumerator"], stdin=PASSWORD + "\n")
+        if number == 1:
+            form = data_dir.parent / "bench_household.md"
+            form.write_text(FORM, encoding="utf-8")
+            self._cli(["forms", "publish", str(form)])
+            if scenario.basic:
+                self._cli(["users", "create", "--email", EMAIL, "--role", "enumerator"], stdin=PASSWORD + "\n")
         self.port = _free_port()
-        self.log = data_dir.parent / "serve.log"
+        self.log = data_dir.parent / f"serve-{number}.log"
         command = [str(QINGLING), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if not worker:
             command = [sys.executable, "-c", SERVE_WITHOUT_WORKER, "127.0.0.1", str(self.port)]
@@ -314,6 +320,7 @@ class Shared:
 
 
 def phone(server: Server, scenario: Scenario, shared: Shared, photo: bytes, prefix: str) -> None:
+    """One phone sending instance after instance to ``server`` on one kept-alive connection."""
     if scenario.basic:
         path = "/v1/projects/1/submission"
         credentials = base64.b64encode(f"{EMAIL}:{PASSWORD}".encode()).decode()
@@ -346,11 +353,14 @@ def phone(server: Server, scenario: Scenario, shared: Shared, photo: bytes, pref
         connection.close()
 
 
-def run_phones(server: Server, scenario: Scenario, clients: int, limit: int, seconds: float, photo: bytes) -> Shared:
+def run_phones(
+    servers: list[Server], scenario: Scenario, clients: int, limit: int, seconds: float, photo: bytes
+) -> Shared:
     shared = Shared(limit=limit, deadline=time.monotonic() + seconds)
     prefix = uuid.uuid4().hex[:8]
     threads = [
-        threading.Thread(target=phone, args=(server, scenario, shared, photo, f"{prefix}-{i}")) for i in range(clients)
+        threading.Thread(target=phone, args=(servers[i % len(servers)], scenario, shared, photo, f"{prefix}-{i}"))
+        for i in range(clients)
     ]
     for thread in threads:
         thread.start()
@@ -359,25 +369,50 @@ def run_phones(server: Server, scenario: Scenario, clients: int, limit: int, sec
     return shared
 
 
+def wait_for_quiet(limit: float, patience: float = 600.0) -> None:
+    """Other work on the machine skews every figure: wait (bounded) until the load average drops below ``limit``."""
+    deadline = time.monotonic() + patience
+    while os.getloadavg()[0] >= limit and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def run_scenario(scenario: Scenario, args: argparse.Namespace, photo: bytes, worker: bool) -> Result:
+    if args.quiet_load:
+        wait_for_quiet(args.quiet_load)
     with tempfile.TemporaryDirectory(prefix=f"qingling-bench-{scenario.key}-") as folder:
-        server = Server(Path(folder) / "data", scenario, args.threads, worker=worker)
+        servers: list[Server] = []
         try:
-            run_phones(server, scenario, args.clients, args.warmup, 60.0, photo)
-            start_rss = server.memory_mb("VmRSS")
+            for number in range(1, args.processes + 1):
+                servers.append(Server(Path(folder) / "data", scenario, args.threads, worker, number))
+            run_phones(servers, scenario, args.clients, args.warmup, 60.0, photo)
+            start_rss = sum(server.memory_mb("VmRSS") for server in servers)
             count = args.count if not scenario.photo else args.photo_count
-            profiler = _start_profiler(server, scenario, args)
-            began, cpu_before = time.monotonic(), server.cpu_seconds()
-            shared = run_phones(server, scenario, args.clients, count, args.seconds, photo)
-            elapsed, cpu = time.monotonic() - began, server.cpu_seconds() - cpu_before
+            profiler = _start_profiler(servers[0], scenario, args)
+            load = os.getloadavg()[0]
+            began, cpu_before = time.monotonic(), sum(server.cpu_seconds() for server in servers)
+            shared = run_phones(servers, scenario, args.clients, count, args.seconds, photo)
+            elapsed = time.monotonic() - began
+            cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
             if profiler is not None:
                 profiler.wait()
-            peak = server.memory_mb("VmHWM")
-            queued, total = server.jobs()
+            peak = sum(server.memory_mb("VmHWM") for server in servers)
+            queued, total = servers[0].jobs()
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
     return Result(
-        scenario, worker, shared.done, elapsed, shared.latencies_ms, shared.errors, peak, start_rss, queued, total, cpu
+        scenario,
+        worker,
+        shared.done,
+        elapsed,
+        shared.latencies_ms,
+        shared.errors,
+        peak,
+        start_rss,
+        queued,
+        total,
+        cpu,
+        load,
     )
 
 
@@ -419,8 +454,8 @@ def machine() -> dict[str, str]:
 def table(results: list[Result]) -> str:
     lines = [
         "| scenario | worker | submissions | seconds | submissions/s | p50 ms | p95 ms | p99 ms | peak RSS MB "
-        "| server CPU | jobs queued at end | ODK Central | vs Central |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| server CPU | jobs queued at end | load before | ODK Central | vs Central |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         central_rate, central_p99 = CENTRAL[r.scenario.key]
@@ -430,7 +465,8 @@ def table(results: list[Result]) -> str:
             f"| ({r.scenario.key}) {r.scenario.title}{errors} | {'on' if r.worker else 'off'} | {r.submissions} "
             f"| {r.seconds:.1f} | {r.rate:.1f} "
             f"| {r.percentile(50):.1f} | {r.percentile(95):.1f} | {r.percentile(99):.1f} | {r.peak_rss_mb:.0f} "
-            f"| {100 * r.server_cpu_seconds / r.seconds:.0f} % | {r.jobs_queued} of {r.jobs_total} | {central} "
+            f"| {100 * r.server_cpu_seconds / r.seconds:.0f} % | {r.jobs_queued} of {r.jobs_total} "
+            f"| {r.load_before:.1f} | {central} "
             f"| {r.rate / central_rate:.1f}x |"
         )
     return "\n".join(lines)
@@ -449,7 +485,8 @@ def generated_block(results: list[Result], args: argparse.Namespace) -> str:
     return "\n".join(
         [
             BEGIN,
-            f"Last run {m['date']}: `python -m bench.ingest --worker {args.worker} --seconds {args.seconds:g}` "
+            f"Last run {m['date']}: `python -m bench.ingest --worker {args.worker} --processes {args.processes} "
+            f"--seconds {args.seconds:g}` "
             f"({args.clients} phones; at most {args.count} submissions without photos, {args.photo_count} with; "
             f"{args.warmup} warm-up submissions first). Machine: {m['nproc']} cores (`nproc`), {m['memory']} "
             f"memory, {m['cpu']}, Python {m['python']}, {m['os']}.",
@@ -483,6 +520,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0, help="time limit per scenario")
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--threads", type=int, default=None, help="QINGLING_THREADS for the server")
+    parser.add_argument(
+        "--quiet-load", type=float, default=None, help="before each scenario wait (10 min at most) for load below this"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="qingling serve processes on one data folder, phones spread over them"
+    )
     parser.add_argument("--write-docs", action="store_true", help=f"write the results into {DOC.name}")
     parser.add_argument(
         "--worker",

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import ForeignKey, SmallInteger, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from media.duplicates import DEFAULT_THRESHOLD, MIN_SHARED_BANDS, Fingerprint, fingerprint, match
 from media.evidence import EvidenceCheck, EvidenceFinding, EvidenceLimits, check_photo_evidence
@@ -47,13 +47,13 @@ from sync.flags import FlagDraft, replace_flags
 from sync.instance_xml import answers_from_xml, local_name, parse_instance, repeat_names, values_at
 from sync.jobs import WorkContext, enqueue, handler
 from sync.models import (
-    Base,
     BaselineRecord,
     Form,
     Household,
     HousingAppraisal,
     IncomeCheck,
     Job,
+    PhotoBand,
     PhotoCheck,
     SubmissionAttachment,
     SubmissionVersion,
@@ -72,18 +72,6 @@ PROBLEM_WORDS = {
     "decompression_bomb": "it declares more pixels than can be decoded safely",
     "corrupt": "the image data is damaged",
 }
-
-
-class PhotoBand(Base):
-    """One band key of a checked photo's fingerprint: the persistent form of media.duplicates.DuplicateIndex.
-
-    TODO(photo checks owner): move into sync/models/photos.py (and sync.models) so migrations/env.py sees it
-    without importing this module; migration 0003 already creates the table.
-    """
-
-    __tablename__ = "photo_bands"
-    band_key: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    photo_check_id: Mapped[int] = mapped_column(ForeignKey("photo_checks.id"), primary_key=True, index=True)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from sync.models.core import (
     SubmissionVersion,
     User,
 )
-from sync.models.photos import PhotoCheck
+from sync.models.photos import PhotoBand, PhotoCheck
 from sync.models.registry import (
     BaselineRecord,
     Household,
@@ -38,6 +38,7 @@ __all__ = [
     "IncomeCheck",
     "Job",
     "Person",
+    "PhotoBand",
     "PhotoCheck",
     "Project",
     "Submission",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync.models.base import Base, utcnow
@@ -25,3 +25,12 @@ class PhotoCheck(Base):
     fingerprint: Mapped[dict] = mapped_column(default=dict)  # perceptual hashes (media.duplicates)
     thumbnails: Mapped[dict] = mapped_column(default=dict)  # size -> blob key
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PhotoBand(Base):
+    """One band key of a checked photo's fingerprint: the persistent form of media.duplicates.DuplicateIndex,
+    so near-duplicate candidates are one indexed lookup instead of a scan of every photo."""
+
+    __tablename__ = "photo_bands"
+    band_key: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    photo_check_id: Mapped[int] = mapped_column(ForeignKey("photo_checks.id"), primary_key=True, index=True)

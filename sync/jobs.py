@@ -1,12 +1,13 @@
 """Background work by name: enqueue in the caller's transaction, run with ``run_pending_jobs``.
 
 A job is added in the same transaction as the submission it concerns, so it exists exactly when the
-submission does. ``run_pending_jobs`` claims one job at a time (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so several workers can share the queue; SQLite serializes writers anyway), runs its handler
-and marks it done in the same transaction. A failing handler leaves no partial work: its transaction is
-rolled back, the job records the error and is retried after a growing pause, and after
-``MAX_ATTEMPTS`` it stays ``failed`` and raises a flag, so a failure is always visible.
-Every handler can safely run twice.
+submission does. ``run_pending_jobs`` claims one job at a time in a short transaction (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so several workers can share the queue) that leases it to this worker, runs its
+optional preparer outside any transaction, then its handler, and marks it done in the handler's
+transaction. A failing handler leaves no partial work: its transaction is rolled back, the job records
+the error and is retried after a growing pause, and after ``MAX_ATTEMPTS`` it stays ``failed`` and raises
+a flag, so a failure is always visible. A worker that dies mid-job leaves it to be taken again when its
+lease ends. Every handler can safely run twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,8 +40,12 @@ class WorkContext:
     thumbnail_sizes: tuple[int, ...] = (256, 1024)
 
 
-Handler = Callable[[Session, WorkContext, Job], None]
+Handler = Callable[..., None]  # (session, context, job) or, for a kind with a preparer, (..., prepared=)
 HANDLERS: dict[str, Handler] = {}
+Preparer = Callable[[sessionmaker[Session], WorkContext, int], Any]
+PREPARERS: dict[str, Preparer] = {}
+# How long a claimed job is left to its worker before another may take it (a crashed worker's job).
+LEASE = timedelta(minutes=15)
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -47,6 +53,22 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
     def register(function: Handler) -> Handler:
         HANDLERS[kind] = function
+        return function
+
+    return register
+
+
+def preparer(kind: str) -> Callable[[Preparer], Preparer]:
+    """Register slow work for ``kind`` that runs before its handler, outside any transaction.
+
+    On SQLite every transaction holds the database's one write lock, so a handler that decodes images
+    inside its transaction would stall every upload meanwhile. The preparer opens short sessions of its
+    own to read what it needs, does the slow part with none open, and its result is handed to the handler
+    (``prepared=``), which only writes.
+    """
+
+    def register(function: Preparer) -> Preparer:
+        PREPARERS[kind] = function
         return function
 
     return register
@@ -81,34 +103,50 @@ def pending_count(session: Session) -> int:
 
 
 def _run_one(factory: sessionmaker[Session], context: WorkContext, now: datetime | None) -> bool | None:
-    session = factory()
+    claimed = _claim(factory, now)
+    if claimed is None:
+        return None
+    job_id, kind = claimed
     try:
+        prepared = PREPARERS[kind](factory, context, job_id) if kind in PREPARERS else None
+        with factory() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            run = HANDLERS[kind]
+            if kind in PREPARERS:
+                run(session, context, job, prepared=prepared)
+            else:
+                run(session, context, job)
+            job.state, job.finished_at, job.last_error = "done", utcnow(), None
+            job.attempts += 1
+            session.commit()
+        return True
+    except Exception:  # noqa: BLE001 - any failure of a handler is recorded on the job, never lost
+        error = traceback.format_exc(limit=8)
+        log.exception("job %s (%s) failed", job_id, kind)
+    _record_failure(factory, job_id, error, now)
+    return False
+
+
+def _claim(factory: sessionmaker[Session], now: datetime | None) -> tuple[int, str] | None:
+    """Take the next due job, leasing it (run_after moves past now) so no other worker takes it meanwhile.
+
+    The claim is its own short transaction: no row lock or SQLite write lock is held while the job runs.
+    A worker that dies leaves the job pending; it is due again when the lease ends.
+    """
+    moment = now or utcnow()
+    with factory() as session, session.begin():
         job = session.scalar(
             select(Job)
-            .where(Job.state == "pending", Job.run_after <= (now or utcnow()))
+            .where(Job.state == "pending", Job.run_after <= moment)
             .order_by(Job.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
         if job is None:
-            session.rollback()
             return None
-        job_id, kind = job.id, job.kind
-        try:
-            run = HANDLERS[kind]
-            run(session, context, job)
-            job.state, job.finished_at, job.last_error = "done", utcnow(), None
-            job.attempts += 1
-            session.commit()
-            return True
-        except Exception:  # noqa: BLE001 - any failure of a handler is recorded on the job, never lost
-            error = traceback.format_exc(limit=8)
-            session.rollback()
-            log.exception("job %s (%s) failed", job_id, kind)
-    finally:
-        session.close()
-    _record_failure(factory, job_id, error, now)
-    return False
+        job.run_after = moment + LEASE
+        return job.id, job.kind
 
 
 def _record_failure(factory: sessionmaker[Session], job_id: int, error: str, now: datetime | None) -> None:

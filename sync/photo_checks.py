@@ -35,7 +35,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from media.duplicates import DEFAULT_THRESHOLD, MIN_SHARED_BANDS, Fingerprint, fingerprint, match
 from media.evidence import EvidenceCheck, EvidenceFinding, EvidenceLimits, check_photo_evidence
@@ -45,7 +45,7 @@ from media.images import ImageReport, UnreadableImage, extension_mismatch, inspe
 from media.store import BlobNotFound, BlobStore, thumbnail_key
 from sync.flags import FlagDraft, replace_flags
 from sync.instance_xml import answers_from_xml, local_name, parse_instance, repeat_names, values_at
-from sync.jobs import WorkContext, enqueue, handler
+from sync.jobs import WorkContext, enqueue, handler, preparer
 from sync.models import (
     BaselineRecord,
     Form,
@@ -113,22 +113,45 @@ def examine_image(
     return ImageFacts(report, keys, prints)
 
 
+@preparer("photos")
+def prepare_photos_job(factory: sessionmaker[Session], context: WorkContext, job_id: int) -> dict:
+    """Examine the blobs never checked before, with no transaction open (decoding is the slow part)."""
+    with factory() as session:
+        job = session.get(Job, job_id)
+        version = (
+            session.get(SubmissionVersion, job.submission_version_id) if job and job.submission_version_id else None
+        )
+        todo = {}
+        for attachment in _images(version) if version is not None else []:
+            if session.scalar(select(PhotoCheck.id).where(PhotoCheck.sha256 == attachment.sha256)) is None:
+                todo[attachment.sha256] = (attachment.blob_key, attachment.name)
+        session.rollback()
+    return {sha256: _examine_blob(context, sha256, key, name) for sha256, (key, name) in todo.items()}
+
+
 @handler("photos")
-def run_photos_job(session: Session, context: WorkContext, job: Job) -> None:
+def run_photos_job(session: Session, context: WorkContext, job: Job, *, prepared: dict | None = None) -> None:
     version = session.get(SubmissionVersion, job.submission_version_id) if job.submission_version_id else None
     if version is not None:
-        check_submission_photos(session, context, version, job=job)
+        check_submission_photos(session, context, version, job=job, prepared=prepared)
 
 
 def check_submission_photos(
-    session: Session, context: WorkContext, version: SubmissionVersion, *, job: Job | None = None
+    session: Session,
+    context: WorkContext,
+    version: SubmissionVersion,
+    *,
+    job: Job | None = None,
+    prepared: dict | None = None,
 ) -> list[FlagDraft]:
     """Check the version's present images and replace its ``photos`` flags; returns the drafts raised."""
-    images = [a for a in version.attachments if a.present and a.sha256 and a.blob_key and claims_image(a)]
+    images = _images(version)
     checks: dict[str, PhotoCheck | str] = {}
     for attachment in images:
         if attachment.sha256 not in checks:
-            checks[attachment.sha256] = photo_check(session, context, attachment)
+            checks[attachment.sha256] = photo_check(
+                session, context, attachment, (prepared or {}).get(attachment.sha256)
+            )
     if not version.current:
         return []  # an edit replaced this version; its own job raises the submission's flags
     visit = _Visit.of(session, version)
@@ -143,6 +166,10 @@ def check_submission_photos(
     return drafts
 
 
+def _images(version: SubmissionVersion) -> list[SubmissionAttachment]:
+    return [a for a in version.attachments if a.present and a.sha256 and a.blob_key and claims_image(a)]
+
+
 def claims_image(attachment: SubmissionAttachment) -> bool:
     """True when the phone said (content type) or the name suggests that the attachment is an image."""
     declared = (attachment.content_type or "").split(";")[0].strip().lower()
@@ -150,28 +177,23 @@ def claims_image(attachment: SubmissionAttachment) -> bool:
     return declared.startswith("image/") or guessed.startswith("image/")
 
 
-def photo_check(session: Session, context: WorkContext, attachment: SubmissionAttachment) -> PhotoCheck | str:
+def photo_check(
+    session: Session, context: WorkContext, attachment: SubmissionAttachment, examined: ImageFacts | str | None = None
+) -> PhotoCheck | str:
     """The PhotoCheck of the attachment's blob, made now if this blob was never checked; or why it cannot be.
 
     A string is returned (and nothing stored, so the next run tries again) when the blob is missing from
     the store or does not match its SHA-256. StoreUnavailable propagates: the job is retried later.
+    ``examined`` is what the job's preparer found outside the transaction, when it ran.
     """
     sha256 = attachment.sha256
     assert sha256 is not None and attachment.blob_key is not None
     existing = session.scalar(select(PhotoCheck).where(PhotoCheck.sha256 == sha256))
     if existing is not None:
         return existing
-    with tempfile.TemporaryDirectory(prefix="qingling-photo-") as folder:
-        path = Path(folder) / "original"
-        try:
-            digest = _download(context.store, attachment.blob_key, path)
-        except BlobNotFound:
-            return "its file is missing from the blob store"
-        if digest != sha256:
-            return "the stored file does not match its SHA-256"
-        facts = examine_image(
-            context.store, sha256, path, declared_name=attachment.name, sizes=context.thumbnail_sizes
-        )
+    facts = examined if examined is not None else _examine_blob(context, sha256, attachment.blob_key, attachment.name)
+    if isinstance(facts, str):
+        return facts
     report = facts.report
     check = PhotoCheck(
         sha256=sha256,
@@ -201,6 +223,19 @@ def photo_check(session: Session, context: WorkContext, attachment: SubmissionAt
             raise
         return existing
     return check
+
+
+def _examine_blob(context: WorkContext, sha256: str, key: str, name: str) -> ImageFacts | str:
+    """Read the blob back, check its hash and examine it; or say why it cannot be checked."""
+    with tempfile.TemporaryDirectory(prefix="qingling-photo-") as folder:
+        path = Path(folder) / "original"
+        try:
+            digest = _download(context.store, key, path)
+        except BlobNotFound:
+            return "its file is missing from the blob store"
+        if digest != sha256:
+            return "the stored file does not match its SHA-256"
+        return examine_image(context.store, sha256, path, declared_name=name, sizes=context.thumbnail_sizes)
 
 
 def _download(store: BlobStore, key: str, path: Path) -> str:

@@ -66,6 +66,10 @@ class PasswordVerifier:
         self._max = max_entries
         self._cache: dict[bytes, _CacheEntry] = {}
         self._lock = threading.Lock()
+        # One argon2 hash at a time: each takes 64 MiB and both cores, so eight phones signing in at once (or
+        # a client retrying a wrong password) would otherwise need half a gigabyte. Phones using a
+        # remembered sign-in, and app users, never wait here.
+        self._hashing = threading.Lock()
 
     def verify(self, session: Session, email: str, password: str) -> User | None:
         began_here = not session.in_transaction()
@@ -76,19 +80,20 @@ class PasswordVerifier:
         digest = hmac.new(self._key, f"{user.email}\0{password}\0{stored}".encode(), hashlib.sha256)
         token = digest.digest()
         now = time.monotonic()
-        with self._lock:
-            entry = self._cache.get(token)
-            if entry is not None and entry.expires > now and entry.user_id == user_id:
-                return user
+        if self._remembered(token, user_id, now):
+            return user
         if began_here:
             # The hash takes a few hundred milliseconds and must not run inside a transaction: on SQLite every
             # transaction holds the database's write lock, so each wrong password would stall all uploads for
             # that long. This ends only the read this call began.
             session.rollback()
-        try:
-            _hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return None
+        with self._hashing:
+            # Another request with the same credentials may have checked them while this one waited.
+            if not self._remembered(token, user_id, now):
+                try:
+                    _hasher.verify(stored, password)
+                except (VerificationError, InvalidHashError):
+                    return None
         if began_here:
             user = session.get(User, user_id)
             if user is None or user.disabled_at is not None or user.password_hash != stored:
@@ -98,6 +103,11 @@ class PasswordVerifier:
                 self._cache.clear()
             self._cache[token] = _CacheEntry(user_id, now + self._ttl)
         return user
+
+    def _remembered(self, token: bytes, user_id: int, now: float) -> bool:
+        with self._lock:
+            entry = self._cache.get(token)
+            return entry is not None and entry.expires > now and entry.user_id == user_id
 
 
 def create_app_user(session: Session, project: Project, display_name: str) -> AppUser:

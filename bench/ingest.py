@@ -217,7 +217,6 @@ class Server:
             "QINGLING_DATA_DIR": str(data_dir),
             "QINGLING_PUBLISH_FORMS_ON_START": "false",
             "QINGLING_ALLOW_HTTP_BASIC": "true" if scenario.basic else "false",
-            "QINGLING_LOG_LEVEL": "WARNING",
         }
         if threads:
             self.env["QINGLING_THREADS"] = str(threads)

@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["qingling"] = services
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    logging.getLogger("qingling").setLevel(settings.log_level)
+    logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
     from server.blueprints import api, openrosa, registry, sessions
 

@@ -91,6 +91,7 @@ def users_create(email: str, role: str) -> None:
     from sync.accounts import create_user
     from sync.db import transaction
     from sync.errors import Problem
+    from sync.migrate import upgrade
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -99,6 +100,7 @@ def users_create(email: str, role: str) -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     services = _services()
+    upgrade(services.engine)  # a fresh data folder has no tables yet
     try:
         with transaction(services.sessions) as session:
             user = create_user(session, email, password, role)

@@ -18,6 +18,9 @@ DEFAULT_PORT = 8383
 DEFAULT_MAX_UPLOAD_BYTES = 100_000_000
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class SettingsError(ValueError):
     """Raised at start-up with every invalid variable listed, so an operator fixes them in one go."""
 
@@ -96,10 +99,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             except ValueError as exc:
                 errors.append(f"{var}: {exc}")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if errors:
-        raise SettingsError("invalid configuration:\n  " + "\n  ".join(errors))
+    # Unreadable values keep their defaults here, so the checks below still report every other problem.
     settings = Settings(**values)  # type: ignore[arg-type]
-    problems = _check(settings)
+    problems = errors + _check(settings)
     if problems:
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
     return settings
@@ -117,6 +119,8 @@ def _check(settings: Settings) -> list[str]:
         problems.append("QINGLING_PORT: must be between 1 and 65535")
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         problems.append("QINGLING_PUBLIC_URL: must start with http:// or https://")
+    if settings.log_level.upper() not in LOG_LEVELS:
+        problems.append(f"QINGLING_LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}")
     if not settings.photo_max_distance_m > 0:
         problems.append("QINGLING_PHOTO_MAX_DISTANCE_M: must be a positive number of metres")
     if not settings.photo_max_time_gap_hours >= 0:

@@ -140,3 +140,15 @@ def test_commands_refuse_to_start_with_the_whole_list(command: list[str], tmp_pa
     assert "QINGLING_PORT" in result.output and "QINGLING_THREADS" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "data").exists()  # nothing was created before the check
+
+
+def test_unreadable_and_inconsistent_values_are_listed_together() -> None:
+    environ = {"QINGLING_PORT": "abc", "QINGLING_BLOB_STORE": "ftp", "QINGLING_LOG_LEVEL": "LOUD"}
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ)
+    lines = [line.split(":")[0].strip() for line in str(raised.value).splitlines()[1:]]
+    assert sorted(lines) == sorted(environ)
+
+
+def test_log_level_is_read_in_any_case() -> None:
+    assert load_settings({"QINGLING_LOG_LEVEL": "debug"}).log_level == "debug"

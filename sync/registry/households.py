@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from forms.rules.household import HouseholdContext, roster_from_members
@@ -37,18 +38,26 @@ def find_household(session: Session, project_id: int, ref: str | None) -> Househ
     ref = (ref or "").strip().removeprefix("uuid:")
     if not ref:
         return None
-    return session.scalar(
-        select(Household).where(
-            Household.project_id == project_id, or_(Household.entity_id == ref, Household.code == ref)
-        )
+    return session.scalar(_household_by_ref(), {"project_id": project_id, "ref": ref})
+
+
+@cache
+def _household_by_ref() -> Select:
+    ref = bindparam("ref")
+    return select(Household).where(
+        Household.project_id == bindparam("project_id"), or_(Household.entity_id == ref, Household.code == ref)
     )
 
 
 def next_code(session: Session, project_id: int, village: str) -> str:
     """``hh_code``: the 12-digit village code and the next free 4-digit sequence (domain.md 1.3) [P]."""
+    # Codes are only ever made here, as the village and 4 digits; the range (redundant with the LIKE for them)
+    # lets the (project, code) index find them instead of scanning every household's code on each registration.
     highest = session.scalar(
         select(func.max(Household.code)).where(
-            Household.project_id == project_id, Household.code.like(f"{village}____")
+            Household.project_id == project_id,
+            Household.code.like(f"{village}____"),
+            Household.code.between(f"{village}0000", f"{village}9999"),
         )
     )
     sequence = int(highest[-4:]) + 1 if highest and highest[-4:].isdigit() else 1
@@ -57,13 +66,21 @@ def next_code(session: Session, project_id: int, village: str) -> str:
 
 def history_of(session: Session, model: type, household_id: int) -> list:
     """Counted rows of one history table for a household, oldest first by (survey date, receipt)."""
-    rows = session.scalars(
-        select(model).where(
-            model.household_id == household_id,
-            or_(model.review_state.is_(None), model.review_state != "rejected"),
-        )
-    ).all()
+    rows = session.scalars(_counted_rows(model), {"household_id": household_id}).all()
     return sorted(rows, key=lambda row: (row.survey_date or date.min, row.received_at, row.id))
+
+
+# The queries that run several times for every submission are built once (``cache``) with bound parameters:
+# building a statement again each time cost as much as running it on SQLite.
+
+
+@cache
+def _counted_rows(model: type) -> Select:
+    """The query of ``history_of`` for one table."""
+    return select(model).where(
+        model.household_id == bindparam("household_id"),
+        or_(model.review_state.is_(None), model.review_state != "rejected"),
+    )
 
 
 def contributions(session: Session, household_id: int) -> list:
@@ -75,16 +92,21 @@ def contributions(session: Session, household_id: int) -> list:
 def refresh_household(session: Session, household: Household) -> None:
     """Recompute the household's current columns and member rows from its counted history."""
     session.flush()
-    baselines = history_of(session, BaselineRecord, household.id)
-    appraisals = [row for row in history_of(session, HousingAppraisal, household.id) if row.grade]
-    surveys = [row for row in history_of(session, WaterSurvey, household.id) if row.verdict]
-    incomes = [row for row in history_of(session, IncomeCheck, household.id) if row.status == "computed"]
-    household.entity_version = len(contributions(session, household.id))
+    # Each table is read once: the counted rows of all four are also the household's contributions, so the
+    # entity version (their number, see ``contributions``) needs no second round of queries.
+    counted = {model: history_of(session, model, household.id) for model in HISTORY}
+    baselines = counted[BaselineRecord]
+    appraisals = [row for row in counted[HousingAppraisal] if row.grade]
+    surveys = [row for row in counted[WaterSurvey] if row.verdict]
+    incomes = [row for row in counted[IncomeCheck] if row.status == "computed"]
+    household.entity_version = sum(len(rows) for rows in counted.values())
     _apply_baseline(household, baselines)
     _apply_housing(household, appraisals, baselines[-1] if baselines else None)
     _apply_water(household, surveys)
     _apply_income(household, incomes)
-    _replace_persons(session, household, baselines)
+    # The member rows do not depend on the columns just set, which are then written in one UPDATE, not two.
+    with session.no_autoflush:
+        _replace_persons(session, household, baselines)
     household.label = _label(household)
     household.updated_at = utcnow()
 
@@ -159,36 +181,74 @@ def _head(baseline: BaselineRecord) -> dict | None:
     return None
 
 
+_PERSON_COLUMNS = (
+    "project_id",
+    "household_id",
+    "id_no",
+    "id_valid",
+    "name",
+    "sex",
+    "birth_date",
+    "relation",
+    "member_status",
+    "member_since",
+    "member_until",
+    "source_submission_id",
+)
+
+
 def _replace_persons(session: Session, household: Household, baselines: list[BaselineRecord]) -> None:
-    """Members as the latest baseline lists them; ``member_since`` is the first baseline naming them."""
-    session.execute(delete(Person).where(Person.household_id == household.id))
-    if not baselines:
+    """Members as the latest baseline lists them; ``member_since`` is the first baseline naming them.
+
+    The rows are rewritten only when they would change: most submissions are follow-ups, which leave the
+    members as they were, and deleting and inserting the same rows again was a good part of their cost.
+    """
+    wanted = _member_rows(household, baselines)
+    existing = session.scalars(_members_of(), {"household_id": household.id}).all()
+    if [tuple(getattr(person, name) for name in _PERSON_COLUMNS) for person in existing] == [
+        tuple(row[name] for name in _PERSON_COLUMNS) for row in wanted
+    ]:
         return
+    session.execute(delete(Person).where(Person.household_id == household.id))
+    for row in wanted:
+        session.add(Person(**row))
+
+
+@cache
+def _members_of() -> Select:
+    return select(Person).where(Person.household_id == bindparam("household_id")).order_by(Person.id)
+
+
+def _member_rows(household: Household, baselines: list[BaselineRecord]) -> list[dict]:
+    if not baselines:
+        return []
     latest = baselines[-1]
     first_seen: dict[str, date | None] = {}
     for record in baselines:
         for member in record.answers.get("members") or []:
             first_seen.setdefault(_person_key(member), record.survey_date)
     checks = {item["index"]: item for item in latest.server_verdict.get("member_checks", [])}
+    rows = []
     for index, member in enumerate(latest.answers.get("members") or []):
         check = checks.get(index, {})
         status = (member.get("m_status") or "active").strip() or "active"
-        session.add(
-            Person(
-                project_id=household.project_id,
-                household_id=household.id,
-                id_no=(member.get("m_id") or "").strip().upper() or None,
-                id_valid=bool(check.get("valid")),
-                name=(member.get("m_name") or "").strip(),
-                sex=member.get("m_sex") or None,
-                birth_date=date.fromisoformat(check["birth_date"]) if check.get("birth_date") else None,
-                relation=member.get("m_relation") or None,
-                member_status=status,
-                member_since=first_seen.get(_person_key(member)),
-                member_until=_parse_day(member.get("m_status_date")) if status != "active" else None,
-                source_submission_id=latest.submission_id,
-            )
+        rows.append(
+            {
+                "project_id": household.project_id,
+                "household_id": household.id,
+                "id_no": (member.get("m_id") or "").strip().upper() or None,
+                "id_valid": bool(check.get("valid")),
+                "name": (member.get("m_name") or "").strip(),
+                "sex": member.get("m_sex") or None,
+                "birth_date": date.fromisoformat(check["birth_date"]) if check.get("birth_date") else None,
+                "relation": member.get("m_relation") or None,
+                "member_status": status,
+                "member_since": first_seen.get(_person_key(member)),
+                "member_until": _parse_day(member.get("m_status_date")) if status != "active" else None,
+                "source_submission_id": latest.submission_id,
+            }
         )
+    return rows
 
 
 def _person_key(member: dict) -> str:

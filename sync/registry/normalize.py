@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CompoundSelect, Select, bindparam, delete, literal_column, select, union_all
+from sqlalchemy.orm import Session, joinedload
 
 from forms.rules.issues import Issue
 from sync.flags import FlagDraft, replace_flags
@@ -24,6 +25,7 @@ from sync.jobs import WorkContext, handler
 from sync.models import (
     BaselineRecord,
     Form,
+    FormVersion,
     Household,
     HousingAppraisal,
     IncomeCheck,
@@ -58,7 +60,15 @@ UPDATED_PROPERTY = {
 
 @handler("normalize")
 def run_normalize_job(session: Session, _context: WorkContext, job: Job) -> None:
-    version = session.get(SubmissionVersion, job.submission_version_id)
+    # With its submission and that submission's versions, its form version and form: two queries, not five.
+    version = session.get(
+        SubmissionVersion,
+        job.submission_version_id,
+        options=[
+            joinedload(SubmissionVersion.submission).selectinload(Submission.versions),
+            joinedload(SubmissionVersion.form_version).joinedload(FormVersion.form),
+        ],
+    )
     if version is None:
         return
     touched = normalize_submission(session, version.submission)
@@ -105,11 +115,11 @@ def normalize_submission(session: Session, submission: Submission, repeats_cache
     if version is None or form is None or form.xml_form_id not in FORMS:
         _refresh(session, touched)
         return Touched(touched, replaced)
-    cache = repeats_cache if repeats_cache is not None else {}
-    if version.form_version_id not in cache:
-        cache[version.form_version_id] = repeat_names(version.form_version.xml)
+    repeats = repeats_cache if repeats_cache is not None else {}
+    if version.form_version_id not in repeats:
+        repeats[version.form_version_id] = _repeat_names(version.form_version.xml)
     root = parse_instance(version.xml)
-    answers = answers_from_xml(root, cache[version.form_version_id])
+    answers = answers_from_xml(root, repeats[version.form_version_id])
     entity = read_entity(root)
     step = _Step(session, form.project_id, submission, version, answers, entity)
     if form.xml_form_id == "hh_baseline":
@@ -123,10 +133,27 @@ def normalize_submission(session: Session, submission: Submission, repeats_cache
     return Touched(touched, replaced)
 
 
+_REPEATS: dict[bytes, frozenset[str]] = {}
+
+
+def _repeat_names(xform: bytes) -> frozenset[str]:
+    """``repeat_names`` of a published XForm, parsed once per process: a form version is never changed, and
+    parsing the whole form took longer than the rest of a live normalize job. Keyed by the XML itself."""
+    names = _REPEATS.get(xform)
+    if names is None:
+        if len(_REPEATS) >= 64:
+            _REPEATS.clear()
+        names = _REPEATS[xform] = repeat_names(xform)
+    return names
+
+
 def remove_contribution(session: Session, submission: Submission) -> set[int]:
     """Delete the history rows of ``submission``; returns the households they belonged to."""
     touched: set[int] = set()
-    for model in HISTORY:
+    holding = set(session.scalars(_tables_holding(), {"submission_id": submission.id}))
+    for index, model in enumerate(HISTORY):
+        if index not in holding:
+            continue
         rows = session.scalars(select(model).where(model.submission_id == submission.id)).all()
         for row in rows:
             if row.household_id is not None:
@@ -134,6 +161,18 @@ def remove_contribution(session: Session, submission: Submission) -> set[int]:
             session.delete(row)
     session.flush()
     return touched
+
+
+@cache
+def _tables_holding() -> CompoundSelect:
+    """Which history tables (their index in HISTORY) hold rows of a submission, in one query built once: usually
+    none (a new submission, or any during a rebuild), and then nothing is read or deleted table by table."""
+    return union_all(
+        *(
+            select(literal_column(str(index))).where(model.submission_id == bindparam("submission_id"))
+            for index, model in enumerate(HISTORY)
+        )
+    )
 
 
 def _refresh(session: Session, household_ids: set[int]) -> None:
@@ -245,7 +284,10 @@ class _Step:
                 select(Person, Household)
                 .join(Household, Household.id == Person.household_id)
                 .where(
-                    Person.project_id == self.project_id,
+                    # The project is the household's (a person's project is always its household's): with
+                    # Person.project_id here SQLite chose that index and read every person of the project,
+                    # for each ID number of each baseline; on the ID number's index it reads a row or two.
+                    Household.project_id == self.project_id,
                     Person.id_no == id_no,
                     Person.member_status == "active",
                     Person.household_id != household.id,
@@ -312,11 +354,8 @@ class _Step:
             return
         model = type(row)
         earlier = self.session.scalars(
-            select(model).where(
-                model.household_id == household.id,
-                model.base_version == row.base_version,
-                model.submission_id != self.submission.id,
-            )
+            _same_base_version(model),
+            {"household_id": household.id, "base_version": row.base_version, "submission_id": self.submission.id},
         ).all()
         for other in earlier:
             if other.review_state == "rejected":
@@ -396,6 +435,16 @@ class _Step:
                 details={"field": "hh_ref", "reference": ref},
             )
         )
+
+
+@cache
+def _same_base_version(model: type) -> Select:
+    """Other submissions' rows of ``model`` for a household made from the same base version (built once)."""
+    return select(model).where(
+        model.household_id == bindparam("household_id"),
+        model.base_version == bindparam("base_version"),
+        model.submission_id != bindparam("submission_id"),
+    )
 
 
 def _issue_flag(issue: Issue, household_code: str | None) -> FlagDraft:

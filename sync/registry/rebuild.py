@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from sync.models import Form, Submission, SubmissionVersion
 from sync.registry.normalize import FORMS, delete_registry, normalize_submission
@@ -43,8 +43,15 @@ def rebuild_registry(
             page = session.execute(_ordered(project_id).where(SubmissionVersion.id > after).limit(batch)).all()
             if not page:
                 break
+            # The page's submissions and their versions in two queries, not two for each submission.
+            loaded = session.scalars(
+                select(Submission)
+                .where(Submission.id.in_([submission_id for submission_id, _version_id in page]))
+                .options(selectinload(Submission.versions))
+            )
+            submissions = {submission.id: submission for submission in loaded}
             for submission_id, version_id in page:
-                normalize_submission(session, session.get(Submission, submission_id), repeats)
+                normalize_submission(session, submissions[submission_id], repeats)
                 after = version_id
             done += len(page)
         if on_progress is not None:

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.registry                           # both parts on SQLite, about 20 minutes
+    .venv/bin/python -m bench.registry                           # both parts on SQLite, about 17 minutes
     .venv/bin/python -m bench.registry ingest --households 1000  # part 1 only
     .venv/bin/python -m bench.registry ingest --database sqlite,postgresql --modes thread,off
     .venv/bin/python -m bench.registry rebuild --sizes 10000,30000,100000
@@ -724,11 +724,12 @@ def comparison_table(before: dict, after: dict) -> str:
     return "\n".join(lines)
 
 
-def generated_block(results: dict, command: str, before: dict | None = None, before_label: str = "") -> str:
+def generated_block(results: dict, commands: list[str], before: dict | None = None, before_label: str = "") -> str:
     m, versions = results["machine"], results["versions"]
+    run = " and ".join(f"`{command}`" for command in commands)
     lines = [
         BEGIN,
-        f"Last run {m['date']}: `{command}`. Machine: {m['nproc']} cores (`nproc`), {m['memory']} memory, {m['cpu']}, "
+        f"Last run {m['date']}: {run}. Machine: {m['nproc']} cores (`nproc`), {m['memory']} memory, {m['cpu']}, "
         f"Python {m['python']}, {m['os']}; SQLite {versions['sqlite']}"
         + (f", PostgreSQL {versions['postgresql']} (pgserver)" if "postgresql" in versions else "")
         + ".",
@@ -834,7 +835,7 @@ def main() -> None:
         args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     if args.write_docs:
         before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
-        write_docs(generated_block(results, command.strip(), before, args.before_label))
+        write_docs(generated_block(results, [command.strip()], before, args.before_label))
         print(f"written to {DOC}")
 
 

@@ -482,8 +482,13 @@ def _received(version: SubmissionVersion) -> datetime:
 
 
 def delete_registry(session: Session, project_id: int | None = None) -> None:
-    """Remove every household, member and history row (for a rebuild; flags are replaced per submission)."""
-    for model in (*HISTORY, Person, Household):
+    """Remove every member and history row for a rebuild (flags are replaced per submission).
+
+    Household rows stay: a household's code is given once at registration and never changes (domain.md
+    1.3), so a rebuild must not hand out codes again in its own order. Their current columns are
+    recomputed from the rebuilt history (``rebuild_registry`` refreshes each at the end).
+    """
+    for model in (*HISTORY, Person):
         query = delete(model)
         if project_id is not None:
             query = query.where(model.project_id == project_id)

@@ -1,10 +1,11 @@
 """``registry rebuild``: recompute the whole registry from the stored submissions.
 
-How a rule change reaches past data. Households, members and history are deleted and the submissions
-are normalized again, one at a time in order of receipt of their current version (the order the live
-queue used), so the result equals what live processing produced. Flags raised by normalization are
-kept and replaced per submission, so a supervisor's resolution of a flag survives. The submissions are
-streamed in batches, each committed and expunged, so memory does not grow with their number.
+How a rule change reaches past data. Members and history are deleted (households keep their rows, so
+their codes never change) and the submissions are normalized again, one at a time in order of receipt
+of their current version (the order the live queue used), so the result equals what live processing
+produced. Flags raised by normalization are kept and replaced per submission, so a supervisor's
+resolution of a flag survives. The submissions are streamed in batches, each committed and expunged, so
+memory does not grow with their number; at the end every household is refreshed from its history.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from sync.models import Form, Submission, SubmissionVersion
+from sync.models import Form, Household, Submission, SubmissionVersion
+from sync.registry.households import refresh_household
 from sync.registry.normalize import FORMS, delete_registry, normalize_submission
 
 BATCH = 200
@@ -56,7 +58,24 @@ def rebuild_registry(
             done += len(page)
         if on_progress is not None:
             on_progress(done, total)
+    _refresh_all(factory, project_id, batch)
     return RebuildReport(submissions=done)
+
+
+def _refresh_all(factory: sessionmaker[Session], project_id: int | None, batch: int) -> None:
+    """Recompute every household, also those no stored submission counts for any more."""
+    after = 0
+    while True:
+        with factory() as session, session.begin():
+            query = select(Household).where(Household.id > after).order_by(Household.id).limit(batch)
+            if project_id is not None:
+                query = query.where(Household.project_id == project_id)
+            households = session.scalars(query).all()
+            if not households:
+                return
+            for household in households:
+                refresh_household(session, household)
+            after = households[-1].id
 
 
 def _ordered(project_id: int | None):  # noqa: ANN202 - a Select of (submission id, version id)

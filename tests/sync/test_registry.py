@@ -354,3 +354,38 @@ def test_entity_list_reaches_phones_and_centrals_entity_api(campaign, collect, s
     versions = api.get(f"/v1/projects/1/datasets/households/entities/{campaign.entities[0]}/versions")
     assert [v["version"] for v in versions] == [1, 2, 3, 4, 5]
     assert [v["baseVersion"] for v in versions] == [None, 1, 2, 3, 4]
+
+
+def test_an_edited_registration_keeps_its_household_code_through_a_rebuild(collect, survey_forms, services) -> None:  # noqa: ANN001
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for entity, name in ((first, "甲"), (second, "乙")):
+        members = [member(name, id_number("19600606", len(name) + ord(name)), "01")]
+        answers = baseline(VILLAGES[0], "一组", members)
+        post(
+            collect,
+            survey_forms.xml("hh_baseline", answers, entity_id=entity, create=True, instance_id=f"uuid:reg-{entity}"),
+        )
+        settle(services)
+    # The first registration is corrected later: its current version now sorts after the second's.
+    corrected = baseline(VILLAGES[0], "二组", [member("甲", id_number("19600606", len("甲") + ord("甲")), "01")])
+    post(
+        collect,
+        survey_forms.xml(
+            "hh_baseline",
+            corrected,
+            entity_id=first,
+            create=True,
+            instance_id="uuid:reg-fix",
+            deprecated_id=f"uuid:reg-{first}",
+        ),
+    )
+    settle(services)
+
+    def codes() -> dict[str, tuple[str, str]]:
+        with services.sessions() as session:
+            return {h.entity_id: (h.code, h.group_name) for h in session.scalars(select(Household))}
+
+    live = codes()
+    assert live[first] == (f"{VILLAGES[0]}0001", "二组") and live[second][0] == f"{VILLAGES[0]}0002"
+    rebuild_registry(services.sessions)
+    assert codes() == live

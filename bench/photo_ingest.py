@@ -17,7 +17,7 @@ with 8 threads, as ``qingling serve`` runs it. 8 client threads POST Collect-sha
 - thumbnails: ``job`` (ingestion stores the photo, the ``photos`` job does the rest, later), ``job + worker``
   (the same, with the worker thread ``qingling serve`` starts running the jobs while the phones send:
   production), or
-  ``request`` (the job's per-image work, ``sync.photo_checks.examine_image``, called synchronously inside
+  ``request`` (the job's per-image work, ``sync.evidence.examine.examine_image``, called synchronously inside
   the request through a store wrapper, i.e. before the 201 is sent).
 
 After each ``job`` variant the queue is run job by job (``run_pending_jobs(limit=1)``) and each job is timed,
@@ -62,13 +62,13 @@ from server.app import create_app
 from server.config import load_settings
 from server.services import Services, build_services
 from server.startup import prepare_database
-from sync.db import transaction
-from sync.jobs import run_pending_jobs
-from sync.models import Job, SubmissionAttachment
-from sync.photo_checks import examine_image
-from sync.projects import ensure_default_project
-from sync.publishing import publish_form
-from sync.worker import Worker
+from sync.db.engine import transaction
+from sync.db.models import Job, SubmissionAttachment
+from sync.evidence.examine import examine_image
+from sync.intake.projects import ensure_default_project
+from sync.intake.publishing import publish_form
+from sync.work.queue import run_pending_jobs
+from sync.work.worker import Worker
 from tests.collect import COLLECT_HEADERS, DEVICE_ID, instance_xml, submission_body
 
 FORM = """\
@@ -230,7 +230,7 @@ def ingest(services: Services, variant: Variant, bodies: list[tuple[bytes, str]]
 
     app_services = services
     if variant.thumbnails == "request":
-        app_services = replace(services, store=ThumbnailingStore(services.store, services.work.thumbnail_sizes))
+        app_services = replace(services, store=ThumbnailingStore(services.store, services.photos.thumbnail_sizes))
     app = create_app(services=app_services)
     worker = None
     if variant.thumbnails == "job + worker":  # as `qingling serve` runs it: a worker thread in the process

@@ -24,7 +24,7 @@ were still pending when the phones stopped and how long the queue took to empty;
 pending queue run on its own with the server stopped (``run_pending_jobs``, what the worker loop calls): the
 throughput of normalization itself in jobs/s.
 
-Part 2, ``rebuild``: submissions are stored by calling ``sync.ingest.receive_submission`` in batches (no
+Part 2, ``rebuild``: submissions are stored by calling ``sync.intake.ingest.receive_submission`` in batches (no
 HTTP), in stages so that every stage has the same mix of forms, and after each stage ``qingling registry
 rebuild`` runs as a child process: its wall time, its peak RSS (VmHWM, reported by the child as it exits)
 and its RSS sampled every 0.2 s show whether memory grows with the number of submissions.
@@ -181,8 +181,8 @@ def open_services(data_dir: Path, database_url: str):  # noqa: ANN201 - server.s
 
 def store_directly(services, submissions: Iterator[bytes], batch: int = 500) -> int:  # noqa: ANN001
     """``receive_submission`` for every XML, ``batch`` to a transaction (the rows a 201 would have stored)."""
-    from sync.db import transaction
-    from sync.ingest import Envelope, receive_submission
+    from sync.db.engine import transaction
+    from sync.intake.ingest import Envelope, receive_submission
 
     stored, pending = 0, []
     user_agent = HEADERS["User-Agent"]
@@ -209,7 +209,7 @@ def store_directly(services, submissions: Iterator[bytes], batch: int = 500) -> 
 
 # ``qingling serve`` itself, with the worker thread it starts made a no-op: the jobs stay pending.
 SERVE_WITHOUT_WORKER = (
-    "import sys; import sync.worker; sync.worker.Worker.start = lambda self: None; "
+    "import sys; import sync.work.worker; sync.work.worker.Worker.start = lambda self: None; "
     "from server.cli import main; sys.argv[0] = 'qingling'; main()"
 )
 
@@ -413,7 +413,7 @@ def run_queue_alone(url: str, data_dir: Path) -> dict:
     """The pending queue, run to empty by ``run_pending_jobs`` (what the worker loop calls), server stopped."""
     from server.config import load_settings
     from server.services import build_services
-    from sync.jobs import run_pending_jobs
+    from sync.work.queue import run_pending_jobs
 
     services = build_services(load_settings({}, data_dir=data_dir, database_url=url))
     try:
@@ -500,8 +500,8 @@ def settle_queue(services) -> None:  # noqa: ANN001
     """The stored submissions' normalize jobs are marked done: the registry comes from the rebuild instead."""
     from sqlalchemy import update
 
-    from sync.db import transaction
-    from sync.models import Job
+    from sync.db.engine import transaction
+    from sync.db.models import Job
 
     with transaction(services.sessions) as session:
         session.execute(update(Job).where(Job.state == "pending").values(state="done"))

@@ -13,7 +13,19 @@ missing parameter), never "false".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+def as_flag(value: bool | None) -> str:
+    """A yes/no verdict as the form writes it: "1", "0", or "" when not determinable."""
+    return "" if value is None else ("1" if value else "0")
+
+
+def as_number(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -24,39 +36,49 @@ class DeviceVerdict:
     server: str  # attribute of the forms.rules verdict it should equal, or a description
     meaning: str  # what it is, with the domain.md section
     in_repeat: str | None = None  # repeat name when the field is computed per repeat instance
+    # The server verdict's value as the form writes it ("" = no claim), for the fields the server compares
+    # on every submission (a ``verdict_mismatch`` flag when they differ); None for the others.
+    value: Callable[[Any], str] | None = None
 
 
 DEVICE_VERDICTS: dict[str, tuple[DeviceVerdict, ...]] = {
     "hh_baseline": (
-        DeviceVerdict(
-            "m_id_ok", "MemberIdReport: check character valid", "GB 11643 check character (§6.1)", "members"
-        ),
+        DeviceVerdict("m_id_ok", "MemberIdReport: check character valid", "GB 11643 check character (§6.1)", "members"),
         DeviceVerdict(
             "m_birth",
             "IdCheck.birth_date",
             "birth date from ID digits 7-14, '' if not a date (§6.1)",
             "members",
         ),
+        DeviceVerdict("m_sex_from_id", "IdCheck sex", "1 male / 2 female from the 17th digit (§6.1)", "members"),
+        DeviceVerdict("m_age", "age_on(birth, survey_date)", "completed years on survey_date (§2.1)", "members"),
+        DeviceVerdict("hh_size", "BaselineVerdict.hh_size", "active members (§2.1)", value=lambda v: str(v.hh_size)),
         DeviceVerdict(
-            "m_sex_from_id", "IdCheck sex", "1 male / 2 female from the 17th digit (§6.1)", "members"
+            "n_labour",
+            "BaselineVerdict.n_labour",
+            "active members with normal or skilled labour (§2.1)",
+            value=lambda v: str(v.n_labour),
         ),
         DeviceVerdict(
-            "m_age", "age_on(birth, survey_date)", "completed years on survey_date (§2.1)", "members"
+            "n_school_age",
+            "BaselineVerdict.n_school_age",
+            "active members aged 6-15 (§2.1)",
+            value=lambda v: str(v.n_school_age),
         ),
-        DeviceVerdict("hh_size", "BaselineVerdict.hh_size", "active members (§2.1)"),
+        DeviceVerdict("med_all_insured", "part of BaselineVerdict.med_ok", "every active member insured (§2.1)"),
         DeviceVerdict(
-            "n_labour", "BaselineVerdict.n_labour", "active members with normal or skilled labour (§2.1)"
+            "edu_ok", "BaselineVerdict.edu_ok", "compulsory education assured (§2.4)", value=lambda v: as_flag(v.edu_ok)
         ),
-        DeviceVerdict("n_school_age", "BaselineVerdict.n_school_age", "active members aged 6-15 (§2.1)"),
         DeviceVerdict(
-            "med_all_insured", "part of BaselineVerdict.med_ok", "every active member insured (§2.1)"
+            "med_ok", "BaselineVerdict.med_ok", "basic medical care assured (§2.4)", value=lambda v: as_flag(v.med_ok)
         ),
-        DeviceVerdict("edu_ok", "BaselineVerdict.edu_ok", "compulsory education assured (§2.4)"),
-        DeviceVerdict("med_ok", "BaselineVerdict.med_ok", "basic medical care assured (§2.4)"),
     ),
     "house_appraisal": (
         DeviceVerdict(
-            "grade_calc", "HousingVerdict.grade_calc", "house grade from site and components, R2-R7 (§3.4)"
+            "grade_calc",
+            "HousingVerdict.grade_calc",
+            "house grade from site and components, R2-R7 (§3.4)",
+            value=lambda v: v.grade_calc or "",
         ),
         DeviceVerdict(
             "review_required",
@@ -64,36 +86,55 @@ DEVICE_VERDICTS: dict[str, tuple[DeviceVerdict, ...]] = {
             "1 when grade_final is better than grade_calc (§3.4)",
         ),
         DeviceVerdict(
-            "advice", "HousingVerdict.advice", "normal_use / maintain / repair / stop_use / relocate (§3.2)"
+            "advice",
+            "HousingVerdict.advice",
+            "normal_use / maintain / repair / stop_use / relocate (§3.2)",
+            value=lambda v: v.advice or "",
         ),
-        DeviceVerdict(
-            "quant_grade", "HousingVerdict.cross_check.grade", "JGJ 125 fuzzy cross-check, advisory (§3.5)"
-        ),
+        DeviceVerdict("quant_grade", "HousingVerdict.cross_check.grade", "JGJ 125 fuzzy cross-check, advisory (§3.5)"),
     ),
     "water_survey": (
         DeviceVerdict("lpcd", "WaterVerdict.lpcd", "litres per person per day (§4.3)"),
-        DeviceVerdict("qual_rating", "WaterVerdict.quality", "quality rating (§4.4)"),
-        DeviceVerdict("q_rating", "WaterVerdict.quantity", "quantity rating (§4.4)"),
-        DeviceVerdict("c_rating", "WaterVerdict.convenience", "convenience rating (§4.4)"),
-        DeviceVerdict("r_rating", "WaterVerdict.reliability", "reliability rating (§4.4)"),
+        DeviceVerdict("qual_rating", "WaterVerdict.quality", "quality rating (§4.4)", value=lambda v: v.quality or ""),
+        DeviceVerdict("q_rating", "WaterVerdict.quantity", "quantity rating (§4.4)", value=lambda v: v.quantity or ""),
         DeviceVerdict(
-            "w_verdict", "WaterVerdict.verdict", "dabiao / jiben / budabiao, profile TCHES2018 (§4.4)"
+            "c_rating", "WaterVerdict.convenience", "convenience rating (§4.4)", value=lambda v: v.convenience or ""
+        ),
+        DeviceVerdict(
+            "r_rating", "WaterVerdict.reliability", "reliability rating (§4.4)", value=lambda v: v.reliability or ""
+        ),
+        DeviceVerdict(
+            "w_verdict",
+            "WaterVerdict.verdict",
+            "dabiao / jiben / budabiao, profile TCHES2018 (§4.4)",
+            value=lambda v: v.verdict or "",
         ),
         DeviceVerdict("w_ok", "WaterVerdict.water_ok", "1 unless budabiao (§4.4)"),
-        DeviceVerdict(
-            "w_failed", "WaterVerdict.failed_indicators", "failed indicators, space-separated (§4.4)"
-        ),
+        DeviceVerdict("w_failed", "WaterVerdict.failed_indicators", "failed indicators, space-separated (§4.4)"),
     ),
     "income_check": (
         DeviceVerdict("wage", "IncomeComponents.wage", "wage income (§5.3)"),
         DeviceVerdict("business", "IncomeComponents.business", "business income, may be negative (§5.3)"),
         DeviceVerdict("property", "IncomeComponents.property", "property income (§5.3)"),
         DeviceVerdict("transfer", "IncomeComponents.transfer", "counted transfers (§5.3)"),
-        DeviceVerdict("net_total", "IncomeVerdict.net_total", "household net income (§5.3)"),
-        DeviceVerdict("income_pc", "IncomeVerdict.income_pc", "net income per person, unrounded (§5.1)"),
+        DeviceVerdict(
+            "net_total",
+            "IncomeVerdict.net_total",
+            "household net income (§5.3)",
+            value=lambda v: as_number(v.net_total),
+        ),
+        DeviceVerdict(
+            "income_pc",
+            "IncomeVerdict.income_pc",
+            "net income per person, unrounded (§5.1)",
+            value=lambda v: as_number(v.income_pc),
+        ),
         DeviceVerdict("rx_total", "IncomeComponents.rx_total", "rigid expenses (§5.4 D4)"),
         DeviceVerdict(
-            "income_risk", "IncomeVerdict.income_risk", "income_pc below the monitoring line (§5.4 D3)"
+            "income_risk",
+            "IncomeVerdict.income_risk",
+            "income_pc below the monitoring line (§5.4 D3)",
+            value=lambda v: as_flag(v.income_risk) if v.status == "computed" else "",
         ),
         DeviceVerdict(
             "expense_shock",

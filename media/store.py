@@ -1,6 +1,6 @@
 """Blob stores: one interface (BlobStore), a local folder and an S3-compatible bucket, chosen by a setting.
 
-Callers (``sync.ingest``, ``sync.publishing``, ``server.downloads``) import everything from here and never
+Callers (``sync.intake.ingest``, ``sync.intake.publishing``, ``server.downloads``) import everything from here and never
 from the implementations, so the choice of store stays a configuration matter (warehouse's
 ``packaging/interfaces.py`` pattern, style.md 1.4). Contract for every store:
 

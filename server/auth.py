@@ -14,20 +14,12 @@ from dataclasses import dataclass
 from flask import g, request
 
 from server.context import db, services
-from sync.accounts import app_user_for_token, user_for_session_token
+from sync.access.accounts import app_user_for_token, user_for_session_token
+from sync.access.roles import APP_USER_PERMISSIONS, PERMISSIONS
 from sync.errors import AuthenticationFailed, Forbidden, HttpsOnly
 
 REALM = "Qingling"
 
-# What each role may do; app users (phones) may list, download and submit in their own project.
-PERMISSIONS = {
-    "admin": {"form.read", "submission.create", "submission.read", "submission.review", "registry.read", "admin"},
-    "manager": {"form.read", "submission.create", "submission.read", "submission.review", "registry.read"},
-    "supervisor": {"form.read", "submission.create", "submission.read", "submission.review", "registry.read"},
-    "viewer": {"form.read", "submission.read", "registry.read"},
-    "enumerator": {"form.read", "submission.create"},
-    "app_user": {"form.read", "submission.create"},
-}
 
 
 class ChallengeRequired(AuthenticationFailed):
@@ -63,7 +55,8 @@ def require(permission: str, project_id: int, token: str | None) -> Actor:
     actor = authenticate(token)
     if actor.project_id is not None and actor.project_id != project_id:
         raise Forbidden("This app user belongs to another project.")
-    if permission not in PERMISSIONS.get(actor.role, set()):
+    allowed = APP_USER_PERMISSIONS if actor.kind == "app_user" else PERMISSIONS.get(actor.role, frozenset())
+    if permission not in allowed:
         raise Forbidden(f"Your role ({actor.role}) may not do this.")
     return actor
 

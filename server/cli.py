@@ -12,6 +12,7 @@ import click
 
 from server.config import SettingsError, load_settings
 from server.services import Services, build_services
+from sync.access.roles import ROLES
 
 
 def _services(**overrides: object) -> Services:
@@ -42,7 +43,7 @@ def serve(host: str | None, port: int | None) -> None:
     from server.access_log import AccessLog
     from server.app import create_app
     from server.startup import prepare, print_banner
-    from sync.worker import Worker
+    from sync.work.worker import Worker
 
     services = _services(host=host, port=port)
     summary = prepare(services)
@@ -71,7 +72,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (safe to repeat)."""
-    from sync.migrate import upgrade
+    from sync.db.migrate import upgrade
 
     services = _services()
     upgrade(services.engine)
@@ -85,13 +86,13 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "manager", "supervisor", "viewer", "enumerator"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 def users_create(email: str, role: str) -> None:
     """Create an account; the password is asked at a prompt, or read from standard input."""
-    from sync.accounts import create_user
-    from sync.db import transaction
+    from sync.access.accounts import create_user
+    from sync.db.engine import transaction
+    from sync.db.migrate import upgrade
     from sync.errors import Problem
-    from sync.migrate import upgrade
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -143,9 +144,9 @@ def forms_publish(paths: tuple[Path, ...], project_id: int | None) -> None:
     """Publish a new version of each form; the earlier version keeps accepting submissions."""
     from forms.build import FormBuildError
     from server.startup import prepare_database
-    from sync.db import transaction
+    from sync.db.engine import transaction
     from sync.errors import Problem
-    from sync.publishing import publish_source
+    from sync.intake.publishing import publish_source
 
     services = _services()
     project = prepare_database(services, project_id)
@@ -166,10 +167,10 @@ def forms_publish(paths: tuple[Path, ...], project_id: int | None) -> None:
 def forms_state(form_id: str, state: str, project_id: int | None) -> None:
     """Open, close (closing: hidden from phones, still accepting) or fully close a form."""
     from server.startup import prepare_database
-    from sync.db import transaction
+    from sync.db.engine import transaction
     from sync.errors import Problem
-    from sync.publishing import set_form_state
-    from sync.queries.forms import get_form
+    from sync.intake.forms import get_form
+    from sync.intake.publishing import set_form_state
 
     services = _services()
     project = prepare_database(services, project_id)
@@ -184,7 +185,7 @@ def forms_state(form_id: str, state: str, project_id: int | None) -> None:
 @main.command()
 def worker() -> None:
     """Run queued background work (normalization, photo checks) until stopped; serve runs one too."""
-    from sync.worker import Worker
+    from sync.work.worker import Worker
 
     services = _services()
     click.echo("worker running; Ctrl-C to stop")
@@ -201,7 +202,7 @@ def jobs() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also list finished jobs.")
 def jobs_list(show_all: bool) -> None:
     """Pending and failed jobs with their last error (a failure is never silent)."""
-    from sync.jobs import list_jobs
+    from sync.work.queue import list_jobs
 
     services = _services()
     with services.sessions() as session:
@@ -213,8 +214,8 @@ def jobs_list(show_all: bool) -> None:
 @jobs.command("retry")
 def jobs_retry() -> None:
     """Queue failed jobs again, now."""
-    from sync.db import transaction
-    from sync.jobs import retry_failed
+    from sync.db.engine import transaction
+    from sync.work.queue import retry_failed
 
     services = _services()
     with transaction(services.sessions) as session:
@@ -271,7 +272,7 @@ def media_check(sizes_only: bool, workers: int) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from media.store import StoreUnavailable
-    from sync.media_check import check_media
+    from sync.evidence.storage_audit import check_media
 
     services = _services()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

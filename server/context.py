@@ -25,3 +25,10 @@ def close_db(_exc: BaseException | None = None) -> None:
     session = g.pop("db", None)
     if session is not None:
         session.close()
+
+
+def wake_worker() -> None:
+    """Tell this process's worker thread (``qingling serve`` runs one) that new work was committed."""
+    worker = current_app.extensions.get("qingling.worker")
+    if worker is not None:
+        worker.wake()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from media.store import blob_key
 from server.context import services
-from sync.models import FormAttachment
+from sync.db.models import FormAttachment
 from sync.registry.entities import entity_list_csv, entity_list_hash
 
 CHUNK = 256 * 1024

@@ -1,4 +1,4 @@
-"""Turn a submission POST into a plain :class:`sync.ingest.Envelope` (no tables touched here)."""
+"""Turn a submission POST into a plain :class:`sync.intake.ingest.Envelope` (no tables touched here)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import request
 from server.auth import Actor
 from server.uploads import HashingSpool
 from sync.errors import MissingSubmissionFile, NotMultipart
-from sync.ingest import Envelope, UploadedFile, check_attachment_name
+from sync.intake.ingest import Envelope, UploadedFile, check_attachment_name
 
 XML_PART = "xml_submission_file"
 

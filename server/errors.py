@@ -29,11 +29,16 @@ def render_problem(problem: Problem) -> Response:
     if wants_openrosa():
         response = openrosa_message(problem.message, problem.status, nature="error")
     else:
-        response = jsonify({"code": problem.code, "message": problem.message, **_details(problem)})
+        response = jsonify({"code": _json_code(problem.code), "message": problem.message, **_details(problem)})
         response.status_code = problem.status
     if isinstance(problem, ChallengeRequired):
         response.headers["WWW-Authenticate"] = challenge_header()
     return response
+
+
+def _json_code(code: str) -> float | int:
+    """Central sends its problem code as a JSON number (401.2); a bare HTTP status (405) as an integer."""
+    return float(code) if "." in code else int(code)
 
 
 def _details(problem: Problem) -> dict:
@@ -57,7 +62,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException) -> Response:
         problem = Problem(exc.description or exc.name)
-        problem.code = float(f"{exc.code}.0") if exc.code else 500.0
+        problem.code = str(exc.code or 500)
         response = render_problem(problem)
         valid_methods = getattr(exc, "valid_methods", None)
         if valid_methods:

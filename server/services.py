@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.evidence import EvidenceLimits
 from media.store import BlobStore, make_store
 from server.config import Settings, ensure_secret_key
-from sync.accounts import PasswordVerifier
-from sync.db import make_engine, make_session_factory
-from sync.jobs import WorkContext
+from sync.access.accounts import PasswordVerifier
+from sync.db.engine import make_engine, make_session_factory
+from sync.evidence.examine import PhotoSettings
+from sync.job_kinds import job_kinds
+from sync.work.queue import JobKinds
 
 
 @dataclass
@@ -30,15 +32,20 @@ class Services:
     secret_key: str
 
     @property
-    def work(self) -> WorkContext:
-        """What background jobs need (sync.jobs.run_pending_jobs)."""
+    def photos(self) -> PhotoSettings:
+        """What the photo examination and checks need (sync/evidence)."""
         settings = self.settings
         limits = EvidenceLimits(
             max_distance_m=settings.photo_max_distance_m,
             max_time_gap=timedelta(hours=settings.photo_max_time_gap_hours),
             camera_utc_offset=timedelta(hours=settings.photo_camera_utc_offset_hours),
         )
-        return WorkContext(store=self.store, evidence_limits=limits)
+        return PhotoSettings(store=self.store, evidence_limits=limits)
+
+    @property
+    def work(self) -> JobKinds:
+        """The job kinds with what they need bound in (sync.work.queue.run_pending_jobs)."""
+        return job_kinds(self.photos)
 
 
 def build_services(settings: Settings) -> Services:

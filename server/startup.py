@@ -11,11 +11,11 @@ from server.collect_qr import collect_settings, encode_settings, terminal_qr
 from server.config import Settings
 from server.network import phone_host
 from server.services import Services
-from sync.db import transaction
+from sync.db.engine import transaction
+from sync.db.migrate import upgrade
+from sync.db.models import Project
 from sync.errors import NotFound, Problem
-from sync.migrate import upgrade
-from sync.models import Project
-from sync.projects import ensure_default_project, get_project
+from sync.intake.projects import ensure_default_project, get_project
 
 log = logging.getLogger("qingling")
 
@@ -40,7 +40,7 @@ def prepare_database(services: Services, project_id: int | None) -> Project:
 
 def prepare(services: Services) -> PhoneSetup:
     from forms.build import FormBuildError, find_sources
-    from sync.publishing import publish_source
+    from sync.intake.publishing import publish_source
 
     project = prepare_database(services, None)
     published, failed = [], []

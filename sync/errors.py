@@ -8,9 +8,10 @@ from __future__ import annotations
 
 
 class Problem(Exception):
-    """Base class: ``code`` is Central-style (404.1); ``status`` is its integer part."""
+    """Base class: ``code`` is Central's problem code as text ("404.1", "400.10" stays itself); ``status`` is
+    the HTTP status, the part before the dot."""
 
-    code: float = 500.1
+    code: str = "500.1"
     default_message = "Internal error."
 
     def __init__(self, message: str | None = None, **details: object) -> None:
@@ -20,81 +21,81 @@ class Problem(Exception):
 
     @property
     def status(self) -> int:
-        return int(self.code)
+        return int(self.code.partition(".")[0])
 
 
 class BadRequest(Problem):
-    code = 400.1
+    code = "400.1"
     default_message = "The request could not be understood."
 
 
 class MissingHeader(Problem):
-    code = 400.6
+    code = "400.6"
     default_message = "An expected header field (X-OpenRosa-Version) did not match the expected format."
 
 
 class MissingSubmissionFile(Problem):
-    code = 400.7
+    code = "400.7"
     default_message = "Required multipart POST field xml_submission_file missing."
 
 
 class NotMultipart(Problem):
-    code = 400.39
+    code = "400.39"
     default_message = "Multipart form content failed to parse: a submission must be sent as multipart/form-data."
 
 
 class InvalidXml(Problem):
-    code = 400.2
+    code = "400.2"
     default_message = "The submission is not well-formed XML."
 
 
 class HostileXml(Problem):
-    code = 400.2
+    code = "400.2"
     default_message = "The submission XML contains a DOCTYPE or entity declarations, which are not accepted."
 
 
 class MissingFormId(Problem):
-    code = 400.2
+    code = "400.2"
     default_message = "Required parameter form ID xml attribute missing."
 
 
 class BadAttachmentName(Problem):
-    code = 400.8
+    code = "400.8"
     default_message = "An attachment's file name must be a plain file name, without folders or special characters."
 
 
 class AuthenticationFailed(Problem):
-    code = 401.2
+    code = "401.2"
     default_message = "Could not authenticate with the provided credentials."
 
 
 class HttpsOnly(Problem):
-    code = 401.3
+    code = "401.3"
     default_message = "This authentication method is only available over HTTPS."
 
 
 class Forbidden(Problem):
-    code = 403.1
+    code = "403.1"
     default_message = "The authenticated actor does not have rights to perform that action."
 
 
 class NotFound(Problem):
-    code = 404.1
+    code = "404.1"
     default_message = "Could not find the resource you were looking for."
 
 
 class DeprecatedNotFound(Problem):
-    code = 404.5
+    code = "404.5"
     default_message = "You tried to update an existing submission, but we can't find that submission to update."
 
 
 class FormVersionNotFound(Problem):
-    code = 404.6
+    code = "404.6"
     default_message = "The form version specified in this submission does not exist."
 
 
 class SubmissionConflict(Problem):
-    code = 409.1
+    code = "409.1"
     default_message = (
         "A submission already exists with this ID, but with different XML. Resubmissions to attach additional "
         "multimedia must resubmit an identical xml_submission_file."
@@ -102,32 +103,27 @@ class SubmissionConflict(Problem):
 
 
 class FormClosed(Problem):
-    code = 409.2
+    code = "409.2"
     default_message = (
         "This form is not currently accepting submissions. Please talk to your program staff if this is unexpected."
     )
 
 
-class InstanceIdTaken(Problem):
-    code = 409.3
-    default_message = "A resource already exists with this instanceID."
-
-
 class EditOutOfDate(Problem):
-    code = 409.9
+    code = "409.9"
     default_message = "You tried to update a submission, but the copy you were editing is now out of date."
 
 
 class FormVersionConflict(Problem):
-    code = 409.6
+    code = "409.6"
     default_message = "A form version with this version string but different content is already published."
 
 
 class TooLarge(Problem):
-    code = 413.1
+    code = "413.1"
     default_message = "The submission is too large."
 
 
 class StorageUnavailable(Problem):
-    code = 503.1
+    code = "503.1"
     default_message = "Photo storage is unavailable right now; nothing was saved. Please send again later."

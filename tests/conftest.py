@@ -14,8 +14,8 @@ from server.app import create_app
 from server.config import Settings, load_settings
 from server.services import Services, build_services
 from server.startup import prepare_database
-from sync.db import transaction
-from sync.projects import ensure_default_project
+from sync.db.engine import transaction
+from sync.intake.projects import ensure_default_project
 from tests.databases import PostgresDatabases, SqliteDatabases
 
 DATA = Path(__file__).parent / "data"

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from sync.migrate import upgrade
+from sync.db.migrate import upgrade
 
 _counter = itertools.count()
 

@@ -12,10 +12,10 @@ from server.openrosa import XML_TYPE
 from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, SubmissionSchema
 from server.schemas.registry import ReviewSchema
 from sync.errors import BadRequest, NotFound
-from sync.projects import get_project
-from sync.queries.forms import get_form, project_forms
-from sync.queries.submissions import count_submissions, get_attachment, get_submission, list_submissions
-from sync.reviews import set_review_state
+from sync.intake.forms import get_form, project_forms
+from sync.intake.projects import get_project
+from sync.intake.submissions import count_submissions, get_attachment, get_submission, list_submissions
+from sync.review.reviews import set_review_state
 
 bp = Blueprint("api", __name__)
 

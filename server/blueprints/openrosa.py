@@ -12,11 +12,11 @@ from flask import Blueprint, Response, g, request
 
 from server import downloads, envelopes
 from server.auth import require
-from server.context import close_db, db, services
+from server.context import close_db, db, services, wake_worker
 from server.openrosa import XML_TYPE, openrosa_headers, openrosa_message, xml_document
-from sync import ingest
 from sync.errors import MissingHeader
-from sync.queries.forms import current_form, form_attachment, listed_forms
+from sync.intake import ingest
+from sync.intake.forms import current_form, form_attachment, listed_forms
 
 bp = Blueprint("openrosa", __name__)
 
@@ -120,6 +120,7 @@ def submission(project_id: int) -> Response:
     close_db()
     envelope = envelopes.read_envelope(project_id, actor)
     receipt = ingest.submit(services().sessions, services().store, envelope)
+    wake_worker()  # its normalization can start now rather than at the next poll
     message = "full submission upload was successful!"
     if receipt.missing_attachments:
         message = f"submission received; waiting for {len(receipt.missing_attachments)} more file(s)."

@@ -23,12 +23,13 @@ from server.schemas.registry import (
     HistorySchema,
     HouseholdSchema,
     PersonSchema,
+    source_links,
 )
 from sync.errors import BadRequest, NotFound
-from sync.flags import list_flags, resolve_flag
-from sync.queries.registry import dataset_summary, get_household, household_detail, list_households
+from sync.oversight.flags import list_flags, resolve_flag
 from sync.registry.clearance import clearance
 from sync.registry.entities import DATASET, entity_versions, get_entity
+from sync.registry.queries import dataset_summary, get_household, household_detail, list_households
 
 bp = Blueprint("registry", __name__)
 
@@ -55,8 +56,8 @@ def household(project_id: int, code: str) -> Response:
     body = HouseholdSchema().dump(detail.household)
     body["members"] = PersonSchema(many=True).dump(detail.members)
     body["history"] = [
-        {**HistorySchema().dump(row), "links": links}
-        for row, links in zip(detail.history, detail.links, strict=True)
+        {**HistorySchema().dump(row), "links": source_links(source)}
+        for row, source in zip(detail.history, detail.sources, strict=True)
     ]
     body["flags"] = FlagSchema(many=True).dump(detail.flags)
     return jsonify(body)

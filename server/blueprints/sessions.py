@@ -9,9 +9,9 @@ from server.auth import authenticate
 from server.context import db, services
 from server.schemas.api import iso_time
 from server.schemas.sessions import LoginSchema, UserSchema
-from sync.accounts import issue_session_token
+from sync.access.accounts import issue_session_token
+from sync.db.models import User, utcnow
 from sync.errors import AuthenticationFailed, BadRequest
-from sync.models import User, utcnow
 
 bp = Blueprint("sessions", __name__)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from urllib.parse import quote
 
 from marshmallow import Schema, fields
 
 from server.schemas.api import iso_time
+from sync.registry.queries import SourceRecord
 
 
 class HouseholdSchema(Schema):
@@ -106,12 +108,28 @@ class ClearanceSchema(Schema):
 
 
 class DatasetSchema(Schema):
+    """Central's dataset summary; approval of new entities is never required here."""
+
     name = fields.String()
-    projectId = fields.Integer()
-    createdAt = fields.String(allow_none=True)
-    approvalRequired = fields.Boolean()
+    projectId = fields.Integer(attribute="project_id")
+    createdAt = fields.Function(lambda d: iso_time(d.created_at))
+    approvalRequired = fields.Constant(False)
     entities = fields.Integer()
-    lastEntity = fields.String(allow_none=True)
+    lastEntity = fields.Function(lambda d: iso_time(d.last_entity))
+
+
+def source_links(source: SourceRecord) -> dict:
+    """The API URLs of a history row's source submission, its XML and its attachments."""
+    base = f"/v1/projects/{source.project_id}/forms/{quote(source.xml_form_id, safe='')}/submissions/"
+    submission = base + quote(source.instance_id, safe="")
+    return {
+        "submission": submission,
+        "xml": submission + ".xml",
+        "attachments": [
+            {"name": name, "present": present, "url": f"{submission}/attachments/{quote(name, safe='')}"}
+            for name, present in source.attachments
+        ],
+    }
 
 
 class EntityVersionSchema(Schema):

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from sync.db.models import Household, HousingAppraisal, IncomeCheck, WaterSurvey
 from sync.errors import BadRequest
-from sync.models import Household, HousingAppraisal, IncomeCheck, WaterSurvey
+from sync.registry.households import counted
 
 AREA_LENGTHS = {6: "county", 9: "township", 12: "village"}
 
@@ -109,7 +110,7 @@ def _latest(session: Session, model, value, households, as_of: date, *extra) -> 
             model.household_id.in_(select(households.c.id)),
             value.is_not(None),
             model.survey_date <= as_of,
-            or_(model.review_state.is_(None), model.review_state != "rejected"),
+            counted(model),
         )
         .subquery()
     )

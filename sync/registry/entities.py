@@ -17,9 +17,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sync.db.models import Household, SubmissionVersion
 from sync.errors import NotFound
-from sync.models import Household, SubmissionVersion
-from sync.registry.households import contributions
+from sync.registry.households import contributions, updated_property
 
 DATASET = "households"
 PROPERTIES = (
@@ -129,21 +129,8 @@ def entity_versions(session: Session, household: Household) -> list[EntityVersio
                 instance_id=row.instance_id,
                 creator_id=(submitted.submitter_app_user_id or submitted.submitter_user_id or 0) if submitted else 0,
                 user_agent=(submitted.user_agent or "") if submitted else "",
-                data=properties(household) if current else {k: v for k, v in _changed(row).items()},
+                data=properties(household) if current else updated_property(row),
                 current=current,
             )
         )
     return versions
-
-
-def _changed(row) -> dict[str, str]:  # noqa: ANN001 - a history row
-    """What a past version set: the property its form updates (docs/forms.md 3)."""
-    verdict = row.server_verdict or {}
-    name = type(row).__tablename__
-    if name == "housing_appraisals":
-        return {"house_grade": row.grade or ""}
-    if name == "water_surveys":
-        return {"water_verdict": row.verdict or ""}
-    if name == "income_checks":
-        return {"income_pc": "" if row.income_pc is None else str(row.income_pc)}
-    return {"hh_size": str(verdict.get("hh_size", ""))}

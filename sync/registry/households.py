@@ -8,18 +8,20 @@ earlier but uploaded later does not override a newer one) [P]. Rejected submissi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from forms.rules.household import HouseholdContext, roster_from_members
 from forms.rules.housing import HouseContext
 from forms.rules.water import WaterContext
 from media.geo import parse_geopoint
-from sync.models import (
+from sync.db.models import (
     BaselineRecord,
     Household,
     HousingAppraisal,
@@ -30,6 +32,14 @@ from sync.models import (
 )
 
 HISTORY = (BaselineRecord, HousingAppraisal, WaterSurvey, IncomeCheck)
+# The entity property each form's history row sets (docs/forms.md 3), with its value as the entity list
+# shows it: two updates of one property from the same base version are an offline conflict.
+UPDATES: dict[type, tuple[str, Callable[[Any], str]]] = {
+    BaselineRecord: ("hh_size", lambda row: str((row.server_verdict or {}).get("hh_size", ""))),
+    HousingAppraisal: ("house_grade", lambda row: row.grade or ""),
+    WaterSurvey: ("water_verdict", lambda row: row.verdict or ""),
+    IncomeCheck: ("income_pc", lambda row: "" if row.income_pc is None else str(row.income_pc)),
+}
 REGISTERED_YES = "1"
 
 
@@ -47,6 +57,37 @@ def _household_by_ref() -> Select:
     return select(Household).where(
         Household.project_id == bindparam("project_id"), or_(Household.entity_id == ref, Household.code == ref)
     )
+
+
+def updated_property(row: Any) -> dict[str, str]:
+    """The entity property a history row set, and its value: ``{"house_grade": "C"}``."""
+    name, value = UPDATES[type(row)]
+    return {name: value(row)}
+
+
+def households_of(session: Session, submission_ids: set[int]) -> dict[int, Household]:
+    """The household each submission concerns: its history row (the latest), or the household it registered."""
+    found: dict[int, int] = {}
+    if not submission_ids:
+        return {}
+    for model in HISTORY:
+        rows = session.execute(
+            select(model.submission_id, model.household_id)
+            .where(model.submission_id.in_(submission_ids), model.household_id.is_not(None))
+            .order_by(model.id)
+        )
+        for submission_id, household_id in rows:
+            found[submission_id] = household_id
+    rest = submission_ids - found.keys()
+    if rest:
+        rows = session.execute(
+            select(Household.registered_submission_id, Household.id).where(Household.registered_submission_id.in_(rest))
+        )
+        found.update({submission_id: household_id for submission_id, household_id in rows})
+    if not found:
+        return {}
+    households = {h.id: h for h in session.scalars(select(Household).where(Household.id.in_(set(found.values()))))}
+    return {submission_id: households[household_id] for submission_id, household_id in found.items()}
 
 
 def next_code(session: Session, project_id: int, village: str) -> str:
@@ -74,13 +115,15 @@ def history_of(session: Session, model: type, household_id: int) -> list:
 # building a statement again each time cost as much as running it on SQLite.
 
 
+def counted(model: type) -> ColumnElement[bool]:
+    """The history rows that count for their household: every one but a rejected submission's."""
+    return or_(model.review_state.is_(None), model.review_state != "rejected")
+
+
 @cache
 def _counted_rows(model: type) -> Select:
     """The query of ``history_of`` for one table."""
-    return select(model).where(
-        model.household_id == bindparam("household_id"),
-        or_(model.review_state.is_(None), model.review_state != "rejected"),
-    )
+    return select(model).where(model.household_id == bindparam("household_id"), counted(model))
 
 
 def contributions(session: Session, household_id: int) -> list:

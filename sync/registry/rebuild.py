@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from sync.models import Form, Household, Submission, SubmissionVersion
+from sync.db.models import Form, Household, Submission, SubmissionVersion
 from sync.registry.households import refresh_household
 from sync.registry.normalize import FORMS, delete_registry, normalize_submission
 

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from forms.device_verdicts import DEVICE_VERDICTS
 from forms.rules.answers import AnswerReader
 from forms.rules.baseline import BaselineVerdict, derive_baseline
 from forms.rules.household import HouseholdContext
@@ -65,17 +66,7 @@ def judge_baseline(answers: dict, county: str | None) -> Judgement:
     if params is None:
         return Judgement(None, parameter_problem=problem)
     verdict: BaselineVerdict = derive_baseline(answers, params, household_county=county)
-    mismatches = _compare(
-        answers,
-        {
-            "hh_size": str(verdict.hh_size),
-            "n_labour": str(verdict.n_labour),
-            "n_school_age": str(verdict.n_school_age),
-            "edu_ok": _flag(verdict.edu_ok),
-            "med_ok": _flag(verdict.med_ok),
-        },
-    )
-    return Judgement(verdict, list(verdict.issues), mismatches)
+    return Judgement(verdict, list(verdict.issues), _compare(answers, "hh_baseline", verdict))
 
 
 def judge_housing(answers: dict, county: str | None, context: HouseContext) -> Judgement:
@@ -84,8 +75,7 @@ def judge_housing(answers: dict, county: str | None, context: HouseContext) -> J
     if params is None:
         return Judgement(None, parameter_problem=problem)
     verdict: HousingVerdict = derive_house_appraisal(answers, params, context)
-    mismatches = _compare(answers, {"grade_calc": verdict.grade_calc or "", "advice": verdict.advice or ""})
-    return Judgement(verdict, list(verdict.issues), mismatches)
+    return Judgement(verdict, list(verdict.issues), _compare(answers, "house_appraisal", verdict))
 
 
 def judge_water(answers: dict, county: str | None, context: WaterContext) -> Judgement:
@@ -95,15 +85,7 @@ def judge_water(answers: dict, county: str | None, context: WaterContext) -> Jud
     if params is None:
         return Judgement(None, parameter_problem=problem)
     verdict: WaterVerdict = derive_water_survey(answers, params, context)
-    expected = {
-        "qual_rating": verdict.quality or "",
-        "q_rating": verdict.quantity or "",
-        "c_rating": verdict.convenience or "",
-        "r_rating": verdict.reliability or "",
-    }
-    if verdict.verdict is not None:
-        expected["w_verdict"] = verdict.verdict
-    return Judgement(verdict, list(verdict.issues), _compare(answers, expected))
+    return Judgement(verdict, list(verdict.issues), _compare(answers, "water_survey", verdict))
 
 
 def judge_income(answers: dict, county: str | None, household: HouseholdContext) -> Judgement:
@@ -111,12 +93,7 @@ def judge_income(answers: dict, county: str | None, household: HouseholdContext)
     if params is None:
         return Judgement(None, parameter_problem=problem)
     verdict: IncomeVerdict = derive_income_check(answers, params, household)
-    expected = {"net_total": _number(verdict.net_total)}
-    if verdict.income_pc is not None:
-        expected["income_pc"] = _number(verdict.income_pc)
-    if verdict.status == "computed":
-        expected["income_risk"] = _flag(verdict.income_risk)
-    return Judgement(verdict, list(verdict.issues), _compare(answers, expected))
+    return Judgement(verdict, list(verdict.issues), _compare(answers, "income_check", verdict))
 
 
 def verdict_record(verdict: Any) -> dict:
@@ -127,15 +104,19 @@ def verdict_record(verdict: Any) -> dict:
     return _json_safe(data)
 
 
-def _compare(answers: dict, server: dict[str, str]) -> list[Mismatch]:
-    """Device values the form computed that differ from the server's (a blank device value is no claim)."""
+def _compare(answers: dict, form_id: str, verdict: Any) -> list[Mismatch]:
+    """Device values the form computed that differ from the server's (a blank value on either side is no
+    claim); which fields are compared is listed once, in ``forms.device_verdicts``."""
     found = []
-    for name, expected in server.items():
-        device = answers.get(name)
+    for compared in DEVICE_VERDICTS[form_id]:
+        if compared.value is None:
+            continue
+        expected = compared.value(verdict)
+        device = answers.get(compared.field)
         if not isinstance(device, str) or not device.strip() or not expected:
             continue
         if not _same(device.strip(), expected):
-            found.append(Mismatch(name, device.strip(), expected))
+            found.append(Mismatch(compared.field, device.strip(), expected))
     return found
 
 
@@ -144,14 +125,6 @@ def _same(device: str, server: str) -> bool:
         return abs(Decimal(device) - Decimal(server)) < Decimal("0.01")
     except ArithmeticError:
         return device == server
-
-
-def _flag(value: bool | None) -> str:
-    return "" if value is None else ("1" if value else "0")
-
-
-def _number(value: Decimal | None) -> str:
-    return "" if value is None else str(value)
 
 
 def _json_safe(value: Any) -> Any:

@@ -37,10 +37,10 @@ from forms.rules.housing import HouseContext, derive_house_appraisal
 from forms.rules.idnumber import check_id_number
 from forms.rules.income import derive_income_check, income_parameter_year
 from forms.rules.water import derive_water_survey
-from sync.db import transaction
-from sync.instance_xml import answers_from_xml, repeat_names
-from sync.models import SubmissionVersion
-from sync.publishing import publish_form
+from sync.db.engine import transaction
+from sync.db.models import SubmissionVersion
+from sync.intake.instance_xml import answers_from_xml, repeat_names
+from sync.intake.publishing import publish_form
 from tests.collect import DEVICE_ID, submission_body
 from tests.engine.engine import AnswerValue, FileAnswer, FilledForm, FillRequest, fill_many
 from tests.forms.rules.section7 import COUNTY, section7_parameters

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from media.store import S3Store, blob_key
 from server.config import Settings
 from server.services import Services
-from sync.media_check import check_media
-from sync.models import Submission, SubmissionAttachment
+from sync.db.models import Submission, SubmissionAttachment
+from sync.evidence.storage_audit import check_media
 from tests.collect import submission_body
 from tests.media.deployments import Phone, s3_options, settings_for
 from tests.media.photos import jpeg_bytes, scene

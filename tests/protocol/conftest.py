@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from server.services import Services
-from sync.db import transaction
-from sync.models import Submission, SubmissionAttachment, SubmissionVersion
-from sync.publishing import publish_source
+from sync.db.engine import transaction
+from sync.db.models import Submission, SubmissionAttachment, SubmissionVersion
+from sync.intake.publishing import publish_source
 from tests.collect import COLLECT_HEADERS, DEVICE_ID, Multipart, instance_xml
 from tests.conftest import DATA
 

@@ -94,9 +94,9 @@ def test_body_over_the_limit_is_413_in_openrosa_format(collect, photo_form, serv
 
 
 def test_form_of_another_project_is_404(collect, services, client) -> None:
-    from sync.db import transaction
-    from sync.models import Project
-    from sync.publishing import publish_source
+    from sync.db.engine import transaction
+    from sync.db.models import Project
+    from sync.intake.publishing import publish_source
     from tests.conftest import DATA
 
     with transaction(services.sessions) as session:
@@ -109,8 +109,8 @@ def test_form_of_another_project_is_404(collect, services, client) -> None:
 
 
 def test_token_of_another_project_is_403(collect, services, client, photo_form) -> None:
-    from sync.db import transaction
-    from sync.models import Project
+    from sync.db.engine import transaction
+    from sync.db.models import Project
 
     with transaction(services.sessions) as session:
         session.add(Project(name="Other county"))
@@ -121,8 +121,8 @@ def test_token_of_another_project_is_403(collect, services, client, photo_form) 
 
 
 def test_wrong_basic_credentials_get_401_with_a_challenge(client, project, services) -> None:
-    from sync.accounts import create_user
-    from sync.db import transaction
+    from sync.access.accounts import create_user
+    from sync.db.engine import transaction
 
     with transaction(services.sessions) as session:
         create_user(session, "sup@example.org", "right password 1", "supervisor")

@@ -3,7 +3,7 @@
 A phone whose upload timed out resends while the first POST is still being handled, and behind a load
 balancer the two copies may reach different app processes. Both must answer 201 (an identical resend is
 an attachment upsert, openrosa.md 7.6) and exactly one submission may result: the unique constraint lets
-one insert win and ``sync.ingest.submit`` retries the loser, which then finds the identical resend.
+one insert win and ``sync.intake.ingest.submit`` retries the loser, which then finds the identical resend.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 from server.config import load_settings
 from server.services import build_services
 from server.startup import prepare_database
-from sync.db import transaction
-from sync.models import Submission, SubmissionAttachment, SubmissionVersion
-from sync.projects import ensure_default_project
+from sync.db.engine import transaction
+from sync.db.models import Submission, SubmissionAttachment, SubmissionVersion
+from sync.intake.projects import ensure_default_project
 from tests.collect import COLLECT_HEADERS, DEVICE_ID, submission_body
 from tests.conftest import DATA
 from tests.images import jpeg_bytes
@@ -40,15 +40,16 @@ QINGLING = Path(sys.executable).with_name("qingling")
 class ServeProcess:
     """``qingling serve`` in its own OS process on 127.0.0.1, its output kept in a file."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, executable: Path = QINGLING, cwd: Path | None = None) -> None:
         self.log = log
         for _attempt in range(3):
             self.port = _free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             with open(log, "wb") as out:
                 self.process = subprocess.Popen(
-                    [str(QINGLING), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                    [str(executable), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                     env=env,
+                    cwd=cwd,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,

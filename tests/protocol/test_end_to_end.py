@@ -60,8 +60,8 @@ def test_collect_round_trip_survives_a_restart(services, project, app_token, liv
     live_server.stop()
     services.engine.dispose()
     restarted = build_services(settings)
-    from sync.accounts import create_user
-    from sync.db import transaction
+    from sync.access.accounts import create_user
+    from sync.db.engine import transaction
 
     with transaction(restarted.sessions) as session:
         create_user(session, "county@example.org", "correct horse battery", "viewer")

@@ -71,9 +71,9 @@ def test_unknown_token_gets_403_without_a_login_challenge(client, project) -> No
 def test_revoked_token_gets_403(collect, services) -> None:
     from sqlalchemy import select
 
-    from sync.accounts import revoke_app_user
-    from sync.db import transaction
-    from sync.models import AppUser
+    from sync.access.accounts import revoke_app_user
+    from sync.db.engine import transaction
+    from sync.db.models import AppUser
 
     with transaction(services.sessions) as session:
         revoke_app_user(session, session.scalars(select(AppUser)).one())
@@ -88,9 +88,9 @@ def test_account_url_challenges_a_bare_request(client, project) -> None:
 
 
 def test_closing_form_leaves_the_list_but_accepts_and_closed_refuses(collect, photo_form, services) -> None:
-    from sync.db import transaction
-    from sync.publishing import set_form_state
-    from sync.queries.forms import get_form
+    from sync.db.engine import transaction
+    from sync.intake.forms import get_form
+    from sync.intake.publishing import set_form_state
     from tests.collect import submission_body
 
     def set_state(state: str) -> None:

@@ -6,7 +6,7 @@ import hashlib
 
 from sqlalchemy import select
 
-from sync.models import SubmissionAttachment, SubmissionVersion
+from sync.db.models import SubmissionAttachment, SubmissionVersion
 from tests.collect import split_posts, submission_body
 from tests.images import jpeg_bytes
 from tests.protocol.conftest import counts
@@ -117,7 +117,7 @@ def test_unreferenced_attachments_are_ignored(collect, photo_form, services) -> 
 def test_submission_to_an_older_form_version_is_accepted(collect, photo_form, services) -> None:
     older = photo_form.xml("uuid:s7", {"name": "a"})
     # Publish a new version of the same form; phones that have not updated still send version 1.
-    from sync.projects import get_project
+    from sync.intake.projects import get_project
     from tests.conftest import DATA
     from tests.protocol.conftest import publish
 

@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 
 from forms.build import compile_xlsform, find_sources, media_file
 from server.services import Services
-from sync.accounts import create_user
-from sync.db import transaction
-from sync.publishing import publish_form
+from sync.access.accounts import create_user
+from sync.db.engine import transaction
+from sync.intake.publishing import publish_form
 from tests.protocol.conftest import collect  # noqa: F401 - the Collect-like client fixture
 from tests.sync.survey import SurveyForms
 

@@ -10,19 +10,18 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from server.cli import main
-from sync.db import transaction
-from sync.flags import list_flags
-from sync.jobs import MAX_ATTEMPTS, enqueue, handler, list_jobs, retry_failed, run_pending_jobs
-from sync.models import Household, Job, SubmissionVersion, utcnow
-from sync.worker import Worker
+from sync.db.engine import transaction
+from sync.db.models import Household, Job, SubmissionVersion, utcnow
+from sync.oversight.flags import list_flags
+from sync.work.queue import MAX_ATTEMPTS, JobKind, enqueue, list_jobs, retry_failed, run_pending_jobs
+from sync.work.worker import Worker
 from tests.sync.survey import VILLAGES, baseline, id_number, member
 from tests.sync.test_registry import post
 
 calls: list[int] = []
 
 
-@handler("always_fails")
-def _always_fails(session, context, job) -> None:  # noqa: ANN001
+def _always_fails(session, job, prepared) -> None:  # noqa: ANN001
     calls.append(job.id)
     raise RuntimeError("the rule table is broken")
 
@@ -56,8 +55,9 @@ def test_a_failing_job_is_retried_later_then_marked_failed_with_a_flag(collect, 
         session.flush()
         job_id = job.id
     calls.clear()
-    assert run_pending_jobs(services.sessions, services.work) == 1
-    assert run_pending_jobs(services.sessions, services.work) == 0  # waiting for its pause
+    kinds = {**services.work, "always_fails": JobKind(run=_always_fails)}  # this test's kind, in this test only
+    assert run_pending_jobs(services.sessions, kinds) == 1
+    assert run_pending_jobs(services.sessions, kinds) == 0  # waiting for its pause
     with services.sessions() as session:
         job = session.get(Job, job_id)
         assert (job.state, job.attempts) == ("pending", 1)
@@ -65,7 +65,7 @@ def test_a_failing_job_is_retried_later_then_marked_failed_with_a_flag(collect, 
     later = utcnow()
     for attempt in range(2, MAX_ATTEMPTS + 1):
         later += timedelta(hours=2)
-        assert run_pending_jobs(services.sessions, services.work, now=later) == 1, attempt
+        assert run_pending_jobs(services.sessions, kinds, now=later) == 1, attempt
     assert len(calls) == MAX_ATTEMPTS
     with services.sessions() as session:
         assert session.get(Job, job_id).state == "failed"
@@ -75,6 +75,20 @@ def test_a_failing_job_is_retried_later_then_marked_failed_with_a_flag(collect, 
         assert retry_failed(session) == 1
     with services.sessions() as session:
         assert session.get(Job, job_id).state == "pending"
+
+
+def test_a_job_of_a_kind_this_process_does_not_know_fails_visibly(collect, survey_forms, services) -> None:  # noqa: ANN001
+    register(collect, survey_forms)
+    run_pending_jobs(services.sessions, services.work)
+    with transaction(services.sessions) as session:
+        job = enqueue(session, "retired_kind", session.scalar(select(SubmissionVersion.id)))
+        session.flush()
+        job_id = job.id
+    assert run_pending_jobs(services.sessions, services.work) == 1
+    with services.sessions() as session:
+        job = session.get(Job, job_id)
+        assert (job.state, job.attempts) == ("pending", 1)
+        assert "no job kind 'retired_kind'" in job.last_error
 
 
 def test_the_worker_thread_normalizes_what_arrives(collect, survey_forms, services) -> None:  # noqa: ANN001

@@ -17,10 +17,10 @@ from forms.build import CompiledForm, compile_xlsform
 from media.store import blob_key, thumbnail_key
 from server.cli import main
 from server.services import Services
-from sync.db import transaction
-from sync.jobs import run_pending_jobs
-from sync.media_check import check_media
-from sync.publishing import publish_form
+from sync.db.engine import transaction
+from sync.evidence.storage_audit import check_media
+from sync.intake.publishing import publish_form
+from sync.work.queue import run_pending_jobs
 from tests.collect import instance_xml, submission_body
 from tests.conftest import DATA
 from tests.media.deployments import (  # noqa: F401 - fixtures

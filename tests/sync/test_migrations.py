@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
-from sync.db import make_engine
-from sync.migrate import check
-from sync.models import Base
+from sync.db.engine import make_engine
+from sync.db.migrate import check
+from sync.db.models import Base
 
 
 def test_models_and_migrations_have_not_drifted_apart(database_url: str) -> None:

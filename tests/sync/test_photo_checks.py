@@ -22,12 +22,11 @@ from media.geo import haversine_m
 from media.store import blob_key, thumbnail_key
 from server.config import load_settings
 from server.services import Services
-from sync.db import transaction
-from sync.flags import list_flags
-from sync.jobs import enqueue, run_pending_jobs
-from sync.models import Form, Household, HousingAppraisal, Job, PhotoCheck, SubmissionVersion, utcnow
-from sync.photo_checks import PhotoBand
-from sync.publishing import publish_form
+from sync.db.engine import transaction
+from sync.db.models import Form, Household, HousingAppraisal, Job, PhotoBand, PhotoCheck, SubmissionVersion, utcnow
+from sync.intake.publishing import publish_form
+from sync.oversight.flags import list_flags
+from sync.work.queue import enqueue, run_pending_jobs
 from tests.collect import instance_xml, submission_body
 from tests.media.deployments import (  # noqa: F401 - fixtures
     Phone,
@@ -403,7 +402,7 @@ def test_without_a_registry_row_the_job_does_what_it_can_and_a_rerun_completes_i
         assert session.scalar(select(func.count(func.distinct(PhotoBand.photo_check_id)))) == 1
 
 
-def test_a_pending_normalization_gets_a_follow_up_photo_check(
+def test_photo_checks_follow_normalization_and_never_run_before_it(
     services: Services, project, form, phone: Phone  # noqa: ANN001
 ) -> None:
     send(phone, "uuid:wait", {"p.jpg": jpeg_bytes(scene(seed=15))}, ph_front="p.jpg")
@@ -412,11 +411,10 @@ def test_a_pending_normalization_gets_a_follow_up_photo_check(
     with transaction(services.sessions) as session:  # as a normalization that failed once and waits
         session.execute(update(Job).where(Job.kind == "normalize").values(run_after=retry_at, attempts=1))
     run_jobs(services)
-
     with services.sessions() as session:
-        photos = session.scalars(select(Job).where(Job.kind == "photos").order_by(Job.id)).all()
-    assert [job.state for job in photos] == ["done", "pending"]
-    assert as_utc(photos[1].run_after) > retry_at
+        assert session.scalars(select(Job.kind)).all() == ["normalize"]  # nothing polls, nothing runs ahead
+        assert session.scalar(select(func.count()).select_from(PhotoCheck)) == 0
+
     run_pending_jobs(services.sessions, services.work, now=retry_at + timedelta(minutes=5))
     assert job_states(services) == {"normalize": {"done"}, "photos": {"done"}}
     assert check_of(services, jpeg_bytes(scene(seed=15))).readable
@@ -438,17 +436,22 @@ def test_photos_job_follows_each_request_that_stores_a_new_file(
     )
     assert phone.post(submission_body(edit)).status_code == 201  # an edit carries both files over
 
-    with services.sessions() as session:
-        queued = session.execute(select(Job.kind, Job.submission_version_id).order_by(Job.id)).all()
+    def queued() -> list[tuple[str, int]]:
+        with services.sessions() as session:
+            return session.execute(select(Job.kind, Job.submission_version_id).order_by(Job.id)).all()
+
     first, second = version_of(services, "uuid:split").id, version_of(services, "uuid:split-2").id
-    assert queued == [
+    # Each new submission is normalized; the request that filled in a file asks for the photo checks itself.
+    assert queued() == [("normalize", first), ("photos", first), ("normalize", second)]
+    run_jobs(services)
+    # Each normalization queued the photo checks of what it placed.
+    assert queued() == [
         ("normalize", first),
         ("photos", first),
-        ("photos", first),
         ("normalize", second),
+        ("photos", first),
         ("photos", second),
     ]
-    run_jobs(services)
     with services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(PhotoCheck)) == 2
     assert job_states(services) == {"normalize": {"done"}, "photos": {"done"}}

@@ -1,4 +1,4 @@
-"""Publishing the real XLSForms (sync/publishing.py), checked the way a form designer and a phone see it.
+"""Publishing the real XLSForms (sync/intake/publishing.py), checked the way a form designer and a phone see it.
 
 Each test copies a workbook and its media folder from forms/sources to a temporary folder, so it can edit
 them as a designer would (openpyxl for the workbook, plain bytes for a CSV). What tests/protocol already
@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from forms.build import compile_xlsform
 from forms.locations import MEDIA_DIR, SOURCES_DIR
 from server.services import Services
-from sync.db import transaction
+from sync.db.engine import transaction
+from sync.db.models import Audit, FormAttachment, FormVersion, SubmissionVersion
 from sync.errors import FormVersionConflict
-from sync.models import Audit, FormAttachment, FormVersion, SubmissionVersion
-from sync.publishing import PublishResult, publish_source
+from sync.intake.publishing import PublishResult, publish_source
 from tests.collect import instance_xml, submission_body
 from tests.protocol.conftest import Collect
 

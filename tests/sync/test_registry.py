@@ -19,8 +19,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from server.services import Services
-from sync.jobs import run_pending_jobs
-from sync.models import (
+from sync.db.models import (
     BaselineRecord,
     Flag,
     Household,
@@ -31,6 +30,7 @@ from sync.models import (
 )
 from sync.registry.clearance import clearance
 from sync.registry.rebuild import rebuild_registry
+from sync.work.queue import run_pending_jobs
 from tests.collect import submission_body
 from tests.sync.survey import (
     TOWNSHIP,

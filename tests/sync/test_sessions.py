@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sync.accounts import hash_password
-from sync.db import transaction
-from sync.models import User
+from sync.access.accounts import hash_password
+from sync.db.engine import transaction
+from sync.db.models import User
 
 
 def test_login_gives_a_bearer_token_that_reads_the_api(client, supervisor) -> None:  # noqa: ANN001

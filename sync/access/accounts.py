@@ -1,0 +1,163 @@
+"""Named accounts (argon2-hashed passwords) and phone app users (path tokens).
+
+HTTP Basic sends the password on every request. Hashing it with argon2 each time would cap the server
+at a few requests per second (ODK Central's bcrypt does exactly that), so a successful check is
+remembered in-process under a keyed digest of (email, password, stored hash): a changed password or a
+disabled account never matches an old entry, and no plaintext is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sync.access.roles import ROLES
+from sync.db.models import AppUser, Project, User, utcnow
+from sync.errors import BadRequest
+from sync.oversight.audit import record
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(session: Session, email: str, password: str, role: str) -> User:
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise BadRequest(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.")
+    if "@" not in email:
+        raise BadRequest(f"{email!r} is not an email address.")
+    if len(password) < 10:
+        raise BadRequest("The password must have at least 10 characters.")
+    if session.scalar(select(User).where(User.email == email)) is not None:
+        raise BadRequest(f"An account for {email} already exists.")
+    user = User(email=email, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    record(session, "user.create", subject=email, details={"role": role})
+    return user
+
+
+@dataclass
+class _CacheEntry:
+    user_id: int
+    expires: float
+
+
+class PasswordVerifier:
+    """Checks email/password pairs, remembering successes for ``ttl`` seconds (see module docstring)."""
+
+    def __init__(self, key: str, ttl: float = 600.0, max_entries: int = 10_000) -> None:
+        self._key = key.encode()
+        self._ttl = ttl
+        self._max = max_entries
+        self._cache: dict[bytes, _CacheEntry] = {}
+        self._lock = threading.Lock()
+        # One argon2 hash at a time: each takes 64 MiB and both cores, so eight phones signing in at once (or
+        # a client retrying a wrong password) would otherwise need half a gigabyte. Phones using a
+        # remembered sign-in, and app users, never wait here.
+        self._hashing = threading.Lock()
+
+    def verify(self, session: Session, email: str, password: str) -> User | None:
+        began_here = not session.in_transaction()
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None or user.disabled_at is not None:
+            return None
+        user_id, stored = user.id, user.password_hash
+        digest = hmac.new(self._key, f"{user.email}\0{password}\0{stored}".encode(), hashlib.sha256)
+        token = digest.digest()
+        now = time.monotonic()
+        if self._remembered(token, user_id, now):
+            return user
+        if began_here:
+            # The hash takes a few hundred milliseconds and must not run inside a transaction: on SQLite every
+            # transaction holds the database's write lock, so each wrong password would stall all uploads for
+            # that long. This ends only the read this call began.
+            session.rollback()
+        with self._hashing:
+            # Another request with the same credentials may have checked them while this one waited.
+            if not self._remembered(token, user_id, now):
+                try:
+                    _hasher.verify(stored, password)
+                except (VerificationError, InvalidHashError):
+                    return None
+        if began_here:
+            user = session.get(User, user_id)
+            if user is None or user.disabled_at is not None or user.password_hash != stored:
+                return None  # changed while we were hashing
+        with self._lock:
+            if len(self._cache) >= self._max:
+                self._cache.clear()
+            self._cache[token] = _CacheEntry(user_id, now + self._ttl)
+        return user
+
+    def _remembered(self, token: bytes, user_id: int, now: float) -> bool:
+        with self._lock:
+            entry = self._cache.get(token)
+            return entry is not None and entry.expires > now and entry.user_id == user_id
+
+
+def create_app_user(session: Session, project: Project, display_name: str) -> AppUser:
+    app_user = AppUser(project_id=project.id, display_name=display_name, token=secrets.token_urlsafe(48))
+    session.add(app_user)
+    session.flush()
+    record(session, "app_user.create", subject=display_name, details={"project_id": project.id})
+    return app_user
+
+
+def app_user_for_token(session: Session, token: str) -> AppUser | None:
+    """The live app user holding ``token``; None for unknown or revoked tokens."""
+    app_user = session.scalar(select(AppUser).where(AppUser.token == token))
+    if app_user is None or app_user.revoked_at is not None:
+        return None
+    return app_user
+
+
+def revoke_app_user(session: Session, app_user: AppUser) -> None:
+    app_user.revoked_at = utcnow()
+    record(session, "app_user.revoke", subject=app_user.display_name, details={"app_user_id": app_user.id})
+
+
+SESSION_TTL_SECONDS = 24 * 3600
+
+
+def issue_session_token(secret_key: str, user: User) -> tuple[str, datetime]:
+    """A bearer token for ``user`` (Central's ``POST /v1/sessions``), valid for a day.
+
+    Signed, not stored: it carries the user id and a fingerprint of the password hash, so changing the
+    password or disabling the account ends every session at once.
+    """
+    token = _session_serializer(secret_key).dumps({"u": user.id, "p": _fingerprint(user)})
+    return token, utcnow() + timedelta(seconds=SESSION_TTL_SECONDS)
+
+
+def user_for_session_token(session: Session, secret_key: str, token: str) -> User | None:
+    try:
+        data = _session_serializer(secret_key).loads(token, max_age=SESSION_TTL_SECONDS)
+    except BadData:
+        return None
+    user = session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or user.disabled_at is not None or data.get("p") != _fingerprint(user):
+        return None
+    return user
+
+
+def _session_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="qingling.session")
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]

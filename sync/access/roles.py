@@ -1,0 +1,20 @@
+"""The roles an account can have, and what each may do: one table for the API, the CLI and the checks.
+
+App users (phones) are not accounts: they may list, download and submit in their own project.
+"""
+
+from __future__ import annotations
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(
+        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read", "admin"}
+    ),
+    "manager": frozenset({"form.read", "submission.create", "submission.read", "submission.review", "registry.read"}),
+    "supervisor": frozenset(
+        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read"}
+    ),
+    "viewer": frozenset({"form.read", "submission.read", "registry.read"}),
+    "enumerator": frozenset({"form.read", "submission.create"}),
+}
+ROLES = tuple(PERMISSIONS)
+APP_USER_PERMISSIONS = frozenset({"form.read", "submission.create"})

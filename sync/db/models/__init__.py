@@ -1,0 +1,50 @@
+"""Every table, importable from one place: ``from sync.db.models import Submission, Household``."""
+
+from sync.db.models.base import Base, utcnow
+from sync.db.models.core import (
+    AppUser,
+    Audit,
+    Form,
+    FormAttachment,
+    FormVersion,
+    Project,
+    Submission,
+    SubmissionAttachment,
+    SubmissionVersion,
+    User,
+)
+from sync.db.models.photos import PhotoBand, PhotoCheck
+from sync.db.models.registry import (
+    BaselineRecord,
+    Household,
+    HousingAppraisal,
+    IncomeCheck,
+    Person,
+    WaterSurvey,
+)
+from sync.db.models.work import Flag, Job
+
+__all__ = [
+    "AppUser",
+    "Audit",
+    "BaselineRecord",
+    "Base",
+    "Flag",
+    "Form",
+    "FormAttachment",
+    "FormVersion",
+    "Household",
+    "HousingAppraisal",
+    "IncomeCheck",
+    "Job",
+    "Person",
+    "PhotoBand",
+    "PhotoCheck",
+    "Project",
+    "Submission",
+    "SubmissionAttachment",
+    "SubmissionVersion",
+    "User",
+    "WaterSurvey",
+    "utcnow",
+]

@@ -1,0 +1,158 @@
+"""Read the identifiers of a submission's XML without trusting it.
+
+The XML comes from a phone or from anyone on the network: it is parsed with defusedxml, which refuses
+DOCTYPEs and entity declarations outright (XXE, "billion laughs"), and only the few facts the server
+needs are read, by local name whatever the namespace prefix (openrosa.md 7.6).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from sync.errors import HostileXml, InvalidXml, MissingFormId
+
+
+@dataclass(frozen=True)
+class InstanceHeader:
+    form_id: str
+    version: str
+    instance_id: str
+    deprecated_id: str | None
+    instance_name: str | None
+
+
+def local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_instance(xml: bytes) -> Element:
+    """The root element, or a typed problem for hostile or malformed XML."""
+    try:
+        return fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise HostileXml() from exc
+    except (ParseError, ValueError) as exc:
+        raise InvalidXml(f"The submission is not well-formed XML ({exc}).") from exc
+
+
+def read_header(root: Element) -> InstanceHeader:
+    form_id = root.get("id", "").strip()
+    if not form_id:
+        raise MissingFormId()
+    meta = _child(root, "meta")
+    instance_id = _text(meta, "instanceID") if meta is not None else None
+    instance_id = instance_id or _text(root, "instanceID")
+    return InstanceHeader(
+        form_id=form_id,
+        version=root.get("version", "").strip(),
+        # Central gives an unencrypted submission without instanceID a server-made UUID (openrosa.md 7.6).
+        instance_id=instance_id or f"uuid:{uuid.uuid4()}",
+        deprecated_id=_text(meta, "deprecatedID") if meta is not None else None,
+        instance_name=_text(meta, "instanceName") if meta is not None else None,
+    )
+
+
+def values_at(root: Element, path: str) -> Iterator[str]:
+    """Texts of every element at an absolute XForm path like ``/data/grp/photo`` (repeats give several)."""
+    steps = [s for s in path.split("/") if s][1:]  # drop the root step, whatever the instance calls it
+    nodes = [root]
+    for step in steps:
+        nodes = [child for node in nodes for child in node if local_name(child.tag) == step]
+    for node in nodes:
+        text = (node.text or "").strip()
+        if text:
+            yield text
+
+
+def answers_from_xml(xml: bytes | Element, repeats: Collection[str] = ()) -> dict[str, Any]:
+    """The answers of a submission as the verdict rules take them (docs/rules.md 1): field name -> text.
+
+    Leaves are keyed by their local name, with their stripped text ('' when empty); groups are flattened
+    into their parent; a repeat becomes a list of mappings, one per instance, built the same way. An
+    element with child elements is a repeat instance when its name is in ``repeats`` or when it occurs
+    more than once among its siblings; pass the form's repeat names (`repeat_names`) so that a repeat
+    with a single instance is not mistaken for a group. ``meta`` is not answers and is left out
+    (`read_header` and `read_entity` read it); so are attributes. When two leaves share a name (field
+    names are unique within a form, docs/forms.md 2), the later wins. ``xml`` is the submission's bytes
+    or its parsed root; hostile or malformed bytes raise the same typed errors as `parse_instance`.
+    """
+    root = parse_instance(xml) if isinstance(xml, bytes) else xml
+    return _answers(root, frozenset(repeats))
+
+
+def repeat_names(xform: bytes) -> frozenset[str]:
+    """Names of the repeat groups an XForm defines (the last step of each ``<repeat nodeset>``)."""
+    root = parse_instance(xform)
+    return frozenset(
+        nodeset.rstrip("/").rsplit("/", 1)[-1]
+        for element in root.iter()
+        if local_name(element.tag) == "repeat" and (nodeset := element.get("nodeset"))
+    )
+
+
+def _answers(parent: Element, repeats: frozenset[str]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    names = [local_name(child.tag) for child in parent]
+    occurrences = Counter(names)
+    for child, name in zip(parent, names, strict=True):
+        if name == "meta":
+            continue
+        if len(child) == 0:
+            answers[name] = (child.text or "").strip()
+        elif name in repeats or occurrences[name] > 1:
+            answers.setdefault(name, []).append(_answers(child, repeats))
+        else:
+            answers.update(_answers(child, repeats))
+    return answers
+
+
+def _child(parent: Element, name: str) -> Element | None:
+    for child in parent:
+        if local_name(child.tag) == name:
+            return child
+    return None
+
+
+def _text(parent: Element | None, name: str) -> str | None:
+    if parent is None:
+        return None
+    child = _child(parent, name)
+    if child is None:
+        return None
+    return (child.text or "").strip() or None
+
+
+@dataclass(frozen=True)
+class EntityAction:
+    """The ``<entity>`` block of a submission's meta (ODK entities spec): what it creates or updates."""
+
+    dataset: str
+    entity_id: str
+    create: bool
+    update: bool
+    base_version: int | None
+    label: str | None
+
+
+def read_entity(root: Element) -> EntityAction | None:
+    meta = _child(root, "meta")
+    entity = _child(meta, "entity") if meta is not None else None
+    if entity is None or not entity.get("dataset"):
+        return None
+    base = (entity.get("baseVersion") or "").strip()
+    return EntityAction(
+        dataset=entity.get("dataset", ""),
+        entity_id=(entity.get("id") or "").strip().removeprefix("uuid:"),
+        create=entity.get("create", "").strip().lower() in ("1", "true"),
+        update=entity.get("update", "").strip().lower() in ("1", "true"),
+        base_version=int(base) if base.isdigit() else None,
+        label=_text(entity, "label"),
+    )

@@ -1,0 +1,42 @@
+"""The table of background job kinds: which function runs each, with what it needs bound in.
+
+The queue (sync/work/queue.py) runs jobs by name and imports none of the modules below; this is the one
+place that knows them all, so the flow between them reads here, one way:
+
+    ingestion --"normalize"--> registry (place the submission, judge it) --"photos"--> evidence flags
+
+The photo checks follow normalization because most of them are measured against the household (its
+registered location, whether a reused photo belongs to another household), which only normalization
+knows. Ingestion queues "photos" itself only when a later request fills in a missing file of a
+submission it already has.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sync.db.models import Job, SubmissionVersion
+from sync.evidence.checks import prepare_photos_job, run_photos_job
+from sync.evidence.examine import PhotoSettings, images_of
+from sync.registry.normalize import run_normalize_job
+from sync.work.queue import JobKind, JobKinds, enqueue
+
+NORMALIZE = "normalize"
+PHOTOS = "photos"
+
+
+def job_kinds(photos: PhotoSettings) -> JobKinds:
+    return {
+        NORMALIZE: JobKind(run=_normalize_then_check_photos),
+        PHOTOS: JobKind(run=partial(run_photos_job, photos), prepare=partial(prepare_photos_job, photos)),
+    }
+
+
+def _normalize_then_check_photos(session: Session, job: Job, prepared: Any) -> None:
+    run_normalize_job(session, job)
+    version = session.get(SubmissionVersion, job.submission_version_id) if job.submission_version_id else None
+    if version is not None and images_of(version):
+        enqueue(session, PHOTOS, version.id)

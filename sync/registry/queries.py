@@ -1,0 +1,104 @@
+"""Queries about the household registry for the read API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from sync.db.models import Flag, Form, Household, Person, Submission, SubmissionVersion
+from sync.errors import NotFound
+from sync.oversight.flags import list_flags
+from sync.registry.entities import DATASET, registered
+from sync.registry.households import HISTORY
+
+
+def list_households(session: Session, project_id: int, *, village: str | None = None) -> list[Household]:
+    query = registered(session, project_id)
+    if village:
+        query = query.where(Household.village == village)
+    return list(session.scalars(query))
+
+
+def get_household(session: Session, project_id: int, code: str) -> Household:
+    household = session.scalar(select(Household).where(Household.project_id == project_id, Household.code == code))
+    if household is None:
+        raise NotFound(f"There is no household {code} in this project's registry.")
+    return household
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """The submission a history row came from, as the read API links it: where, which, with what files."""
+
+    project_id: int
+    xml_form_id: str
+    instance_id: str  # the submission's (its first version's), as the API addresses it
+    attachments: list[tuple[str, bool]]  # (name, present)
+
+
+@dataclass
+class HouseholdDetail:
+    household: Household
+    members: list[Person]
+    history: list  # history rows of every kind, newest first
+    sources: list[SourceRecord]  # per history row
+    flags: list[Flag]
+
+
+def household_detail(session: Session, household: Household) -> HouseholdDetail:
+    members = list(session.scalars(select(Person).where(Person.household_id == household.id).order_by(Person.id)))
+    rows = [
+        row for model in HISTORY for row in session.scalars(select(model).where(model.household_id == household.id))
+    ]
+    rows.sort(key=lambda row: (row.received_at, row.id), reverse=True)
+    return HouseholdDetail(
+        household=household,
+        members=members,
+        history=rows,
+        sources=sources_of(session, [row.submission_version_id for row in rows]),
+        flags=list_flags(session, household.project_id, household=household.code),
+    )
+
+
+def sources_of(session: Session, version_ids: list[int]) -> list[SourceRecord]:
+    """The source of each version id, in the order given, in two queries whatever the number of rows."""
+    if not version_ids:
+        return []
+    rows = session.execute(
+        select(SubmissionVersion, Form.project_id, Form.xml_form_id, Submission.instance_id)
+        .join(Form, Form.id == SubmissionVersion.form_id)
+        .join(Submission, Submission.id == SubmissionVersion.submission_id)
+        .where(SubmissionVersion.id.in_(set(version_ids)))
+        .options(selectinload(SubmissionVersion.attachments))
+    )
+    found = {
+        version.id: SourceRecord(
+            project_id, xml_form_id, instance_id, [(a.name, a.present) for a in version.attachments]
+        )
+        for version, project_id, xml_form_id, instance_id in rows
+    }
+    return [found[version_id] for version_id in version_ids]
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """The ``households`` entity list as a whole: how many registered, when first and last changed."""
+
+    name: str
+    project_id: int
+    created_at: datetime | None
+    entities: int
+    last_entity: datetime | None
+
+
+def dataset_summary(session: Session, project_id: int) -> DatasetSummary:
+    count, last = session.execute(
+        select(func.count(), func.max(Household.updated_at)).where(
+            Household.project_id == project_id, Household.registered_on.is_not(None)
+        )
+    ).one()
+    first = session.scalar(select(func.min(Form.created_at)).where(Form.project_id == project_id))
+    return DatasetSummary(DATASET, project_id, first, count, last)

@@ -295,3 +295,25 @@ def media_check(sizes_only: bool, workers: int) -> None:
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+@media_group.command("sweep")
+@click.option(
+    "--older-than-hours",
+    type=click.FloatRange(min=1.0),
+    default=24.0,
+    show_default=True,
+    help="Only writes started at least this long ago (a younger one may still be in flight).",
+)
+def media_sweep(older_than_hours: float) -> None:
+    """Remove unfinished writes left in the blob store by a crashed or killed process."""
+    from media.store import StoreUnavailable
+
+    services = _services()
+    try:
+        removed = services.store.remove_partial_writes(older_than=older_than_hours * 3600)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"the blob store is unavailable: {exc}") from exc
+    finally:
+        services.engine.dispose()
+    click.echo(f"removed {removed} unfinished write(s) older than {older_than_hours:g} h")

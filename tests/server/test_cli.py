@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,3 +299,26 @@ def _decode_qr(grid: list[tuple[int, ...]]) -> str:
         else:
             raise ValueError(f"QR mode {mode:04b} is not supported by this reader")
     return out.decode(encoding)
+
+
+def test_media_sweep_removes_only_old_unfinished_writes(tmp_path: Path) -> None:
+    from media.store import make_store
+    from media.stores.local import TEMP_MARK
+
+    env = {"QINGLING_DATA_DIR": str(tmp_path / "data")}
+    assert run(["db", "upgrade"], env).exit_code == 0
+    settings = load_settings(env)
+    store = make_store("local", root=settings.resolved_blob_dir)
+    folder = settings.resolved_blob_dir / "submissions"
+    folder.mkdir(parents=True, exist_ok=True)
+    crashed, in_flight = folder / f".a.jpg{TEMP_MARK}1", folder / f".b.jpg{TEMP_MARK}2"
+    crashed.write_bytes(b"half a photo")
+    in_flight.write_bytes(b"still arriving")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(crashed, (two_days_ago, two_days_ago))
+    assert sorted(p.key for p in store.partial_writes()) == ["submissions/a.jpg", "submissions/b.jpg"]
+
+    result = run(["media", "sweep"], env)
+    assert result.exit_code == 0, result.output
+    assert "removed 1 unfinished write(s) older than 24 h" in result.output
+    assert [p.key for p in store.partial_writes()] == ["submissions/b.jpg"]

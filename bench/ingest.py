@@ -11,7 +11,7 @@ Run from the repository root:
 For each scenario a fresh data folder (SQLite and the local blob folder) is made, a small household form is
 published with ``qingling forms publish`` and ``qingling serve`` is started on 127.0.0.1 as an operator starts
 it, background worker included. Then ``--clients`` threads each act as one phone: for every instance Collect's
-HEAD probe, then the multipart POST written the way okhttp writes it (openrosa.md 7.2, 7.3), on a kept-alive
+HEAD probe, then the multipart POST written the way okhttp writes it (docs/protocol.md §7.2, 7.3), on a kept-alive
 connection (http.client). A run stops after ``--count`` submissions or ``--seconds``, whichever comes first,
 after ``--warmup`` submissions that are not counted. Only 127.0.0.1 is ever contacted.
 
@@ -171,7 +171,7 @@ def instance_xml(instance_id: str, n: int, photo: str | None) -> bytes:
 
 
 def multipart(xml: bytes, files: dict[str, bytes]) -> tuple[bytes, str]:
-    """The POST body as okhttp 5 writes it for Collect (openrosa.md 7.3)."""
+    """The POST body as okhttp 5 writes it for Collect (docs/protocol.md §7.3)."""
     boundary = str(uuid.uuid4())
     out = bytearray()
     parts = [("xml_submission_file", "bench_household_2026-11-20_10-00-00.xml", "text/xml", xml)]

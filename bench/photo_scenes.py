@@ -307,7 +307,7 @@ def _house(layout: np.random.Generator, view: _View, size: tuple[int, int]) -> I
         wy = top + (base - top) * float(layout.uniform(0.15, 0.4))
         ww, wh = (right - left) * 0.12, (base - top) * 0.22
         draw.rectangle([wx, wy, wx + ww, wy + wh], fill=(60, 70, 80), outline=(230, 230, 230), width=2)
-    if layout.random() < 0.6:  # the household head standing in front (domain.md 2.3)
+    if layout.random() < 0.6:  # the household head standing in front (docs/domain.md §2.3)
         px = door_x + door_w * float(layout.uniform(1.5, 3.0))
         ph = (base - top) * 0.7
         draw.ellipse([px - ph * 0.08, base - ph, px + ph * 0.08, base - ph * 0.82], fill=(200, 160, 130))

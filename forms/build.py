@@ -57,7 +57,7 @@ def compile_xlsform(path: Path, *, validate: bool = True) -> CompiledForm:
     """Compile one source (.xlsx, .xls, or pyxform Markdown .md) and, by default, run ODK Validate.
 
     Raises FormBuildError naming file, sheet and row. A form without a ``version`` in its settings sheet
-    is refused: phones only fetch a changed form when the version changes (openrosa.md 4.2).
+    is refused: phones only fetch a changed form when the version changes (docs/protocol.md §4.2).
     """
     from pyxform.errors import PyXFormError
     from pyxform.xls2xform import convert

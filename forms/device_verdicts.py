@@ -1,6 +1,6 @@
 """The verdicts each form computes on the phone, and the server verdict each one should equal.
 
-Device calculations are hints for the enumerator and an audit trail (domain.md §0.2): the server
+Device calculations are hints for the enumerator and an audit trail (docs/domain.md §0.2): the server
 recomputes every verdict with `forms.rules` and never trusts these values. Listing them here lets the
 server compare the two and flag a disagreement, which points at a stale form version, a stale media
 file (`water_limits.csv`, `income_lines.csv`) or a bug on one side. docs/forms.md documents the same list;
@@ -34,7 +34,7 @@ class DeviceVerdict:
 
     field: str  # field name in the form (leaf name; unique within the form)
     server: str  # attribute of the forms.rules verdict it should equal, or a description
-    meaning: str  # what it is, with the domain.md section
+    meaning: str  # what it is, with the docs/domain.md section
     in_repeat: str | None = None  # repeat name when the field is computed per repeat instance
     # The server verdict's value as the form writes it ("" = no claim), for the fields the server compares
     # on every submission (a ``verdict_mismatch`` flag when they differ); None for the others.

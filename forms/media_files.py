@@ -2,8 +2,8 @@
 
 A form names its attachments inside the XForm (``jr://file-csv/admin.csv`` for a list or ``pulldata()``,
 ``jr://images/logo.png`` for a label image). Phones download exactly those names from the form's
-manifest (openrosa.md), so the names come from the compiled XML, not from the folder listing: a file
-lying in the media folder but used by no form must not be published with it.
+manifest (docs/protocol.md §5.1, §5.3), so the names come from the compiled XML, not from the folder
+listing: a file lying in the media folder but used by no form must not be published with it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Evidence checks on a photo: was it taken near the house, and near the time of the visit? (domain.md 3.6)
+"""Evidence checks on a photo: was it taken near the house, and near the time of the visit? (docs/domain.md §3.6)
 
 Pure functions of an ImageReport and the expected place and time; the caller (``sync``) looks those up
 (household registered location, the submission's geopoint, the form's ``start``/``end``) and stores the

@@ -1,4 +1,4 @@
-"""Points on the Earth and the distance between them, for photo-location checks (domain.md 3.6)."""
+"""Points on the Earth and the distance between them, for photo-location checks (docs/domain.md §3.6)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class GeoPoint:
 def parse_geopoint(text: str | None) -> GeoPoint | None:
     """Parse an ODK ``geopoint`` answer (``"lat lon [alt [accuracy]]"``); None when blank or malformed.
 
-    Collect writes the four numbers separated by single spaces (openrosa.md, XForms geopoint type); an
+    Collect writes the four numbers separated by single spaces (docs/protocol.md §13); an
     unanswered question is an empty string.
     """
     if not text or not text.strip():

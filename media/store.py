@@ -1,8 +1,8 @@
 """Blob stores: one interface (BlobStore), a local folder and an S3-compatible bucket, chosen by a setting.
 
 Callers (``sync.intake.ingest``, ``sync.intake.publishing``, ``server.downloads``) import everything from here and never
-from the implementations, so the choice of store stays a configuration matter (warehouse's
-``packaging/interfaces.py`` pattern, style.md 1.4). Contract for every store:
+from the implementations, so the choice of store stays a configuration matter and moving a deployment
+from a folder to a bucket touches no caller. Contract for every store:
 
 - puts are atomic (a reader never sees a partial blob under a key) and idempotent (putting the same key
   again is harmless; content-addressed keys make it a no-op in effect);

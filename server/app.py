@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from server.blueprints import api, openrosa, registry, sessions
 
-    # Phones use the token prefix; named accounts use plain /v1 (openrosa.md 10).
+    # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
     app.register_blueprint(openrosa.bp, url_prefix="/v1/key/<token>", name="openrosa_key")
     app.register_blueprint(openrosa.bp, url_prefix="/v1", name="openrosa")
     app.register_blueprint(api.bp, url_prefix="/v1")

@@ -1,7 +1,7 @@
 """Who is calling: an app user (token in the path) or a named account (HTTP Basic).
 
 Collect sends credentials only after a 401 that carries a challenge, and Basic only over HTTPS
-(openrosa.md 3.1). So account URLs answer a bare request with 401 + ``WWW-Authenticate``; token URLs
+(docs/protocol.md §3.1). So account URLs answer a bare request with 401 + ``WWW-Authenticate``; token URLs
 answer an unknown or revoked token with 403, as Central does, so phones show no login prompt (3.2).
 """
 

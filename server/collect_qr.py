@@ -1,4 +1,4 @@
-"""The settings QR code ODK Collect's "Configure with QR code" reads (openrosa.md 11).
+"""The settings QR code ODK Collect's "Configure with QR code" reads (docs/protocol.md §11).
 
 Compact JSON -> zlib (with header) -> standard base64: Collect reverses the three steps. The app-user
 URL carries the token, so the phone needs no username or password, as with Central's app users.

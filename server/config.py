@@ -14,7 +14,7 @@ from pathlib import Path
 
 DEFAULT_PORT = 8383
 # What we advertise in X-OpenRosa-Accept-Content-Length and enforce as the request body limit:
-# one number, so Collect splits its uploads where we really cut (openrosa.md 7.4, 7.9).
+# one number, so Collect splits its uploads where we really cut (docs/protocol.md §7.4, 7.9).
 DEFAULT_MAX_UPLOAD_BYTES = 100_000_000
 
 
@@ -46,7 +46,7 @@ class Settings:
     allow_http_basic: bool = False
     log_level: str = "INFO"
     publish_forms_on_start: bool = True
-    # Photo evidence limits (media/evidence.py, docs/media.md 3); domain.md 3.6 asks for 300 m and +/- 1 day.
+    # Photo evidence limits (media/evidence.py, docs/media.md 3); docs/domain.md §3.6 asks for 300 m and +/- 1 day.
     photo_max_distance_m: float = 300.0
     photo_max_time_gap_hours: float = 24.0
     photo_camera_utc_offset_hours: float = 8.0

@@ -18,10 +18,10 @@ CHUNK = 256 * 1024
 
 
 def manifest_entry(session: Session, attachment: FormAttachment, base: str, xml_form_id: str) -> dict | None:
-    """One ``<mediaFile>``: md5 of the exact bytes served, so phones refresh only what changed (openrosa.md 5).
+    """One ``<mediaFile>``: md5 of the exact bytes served, so phones refresh only what changed (docs/protocol.md §5).
 
     An entity list is generated from the registry; its hash is a version token that changes whenever a
-    household does (openrosa.md 6), sent again as the CSV's ETag.
+    household does (docs/protocol.md §6), sent again as the CSV's ETag.
     """
     url = f"{base}/forms/{quote(xml_form_id, safe='')}/attachments/{quote(attachment.name, safe='')}"
     if attachment.dataset is not None:

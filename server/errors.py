@@ -1,6 +1,6 @@
-"""Every failure becomes a response in the caller's protocol, in one place (style.md 2.5).
+"""Every failure becomes a response in the caller's protocol, in one place (docs/architecture.md, Conventions).
 
-OpenRosa URLs get an OpenRosaResponse whose ``<message>`` Collect shows the enumerator (openrosa.md 7.5);
+OpenRosa URLs get an OpenRosaResponse whose ``<message>`` Collect shows the enumerator (docs/protocol.md §7.5);
 the JSON API gets Central's ``{"code", "message"}`` shape. Nothing reaches a client as an HTML 500.
 """
 

@@ -11,7 +11,7 @@ XML_TYPE = "text/xml; charset=utf-8"
 
 
 def openrosa_headers(response: Response) -> Response:
-    """Headers Central puts on every OpenRosa reply, errors included (openrosa.md 9)."""
+    """Headers Central puts on every OpenRosa reply, errors included (docs/protocol.md §9)."""
     response.headers["X-OpenRosa-Version"] = "1.0"
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(services().settings.max_upload_bytes)
     response.headers["Date"] = http_date()

@@ -1,6 +1,6 @@
 """Typed problems with stable codes; only the HTTP layer decides how they are rendered.
 
-Where we copy ODK Central's behaviour we reuse its problem numbers (openrosa.md 7.6), so a log line or a
+Where we copy ODK Central's behaviour we reuse its problem numbers (docs/protocol.md §7.6), so a log line or a
 client that knows Central's codes reads ours the same way.
 """
 

@@ -1,4 +1,4 @@
-"""Requests as ODK Collect makes them (openrosa.md 2, 7.3, 7.4), byte for byte where it matters.
+"""Requests as ODK Collect makes them (docs/protocol.md §2, 7.3, 7.4), byte for byte where it matters.
 
 Multipart bodies are written by hand the way okhttp 5 writes them: a UUID boundary, the XML part first
 with ``Content-Type: text/xml``, each attachment with field name = file name, no per-part length, and
@@ -74,7 +74,7 @@ def submission_body(
 
 
 def split_posts(xml: bytes, files: dict[str, bytes], limit: int) -> list[Multipart]:
-    """Collect's splitting rule (openrosa.md 7.4): fill each POST until the next file would pass ``limit``."""
+    """Collect's splitting rule (docs/protocol.md §7.4): fill each POST until the next file would pass ``limit``."""
     posts: list[Multipart] = []
     names = list(files)
     current: dict[str, bytes] = {}

@@ -1,6 +1,6 @@
 """Typed reading of raw submission answers (field name -> text), collecting issues instead of raising.
 
-The server recomputes every verdict from the submission (domain.md §0.2), so the rules must accept
+The server recomputes every verdict from the submission (docs/domain.md §0.2), so the rules must accept
 whatever text a submission carries: blanks, typing errors, values from an older form version. Each
 reader method returns `None` for a blank or unreadable answer and records why in `issues`; it never
 raises. Repeats arrive as lists of mappings.
@@ -149,7 +149,7 @@ class AnswerReader:
         return parsed
 
     def yes_no(self, name: str, *, required: bool = False) -> bool | None:
-        """A `select_one yn` answer: `1` yes / `0` no (domain.md §2.2); `yes` / `no` are accepted too."""
+        """A `select_one yn` answer: `1` yes / `0` no (docs/domain.md §2.2); `yes` / `no` are accepted too."""
         text = self.raw(name)
         if text is None:
             self._missing(name, required)

@@ -1,4 +1,4 @@
-"""Household baseline (农户基本信息采集 / 两不愁三保障核查): derived flags and checks, domain.md §2, §6.
+"""Household baseline (农户基本信息采集 / 两不愁三保障核查): derived flags and checks, docs/domain.md §2, §6.
 
 From one `hh_baseline` submission: the member ID checks (§6.1), the household structure checks (§6.2),
 the labour plausibility warnings of §1.5 [P], the cause-of-poverty rule of §1.5 [V], and the

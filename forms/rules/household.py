@@ -2,7 +2,7 @@
 
 `HouseholdContext` is what the registry knows when a submission is judged (§1.3, §2.4). The roster
 comes from the registry (members of §1.4) or from the `members` repeat of `hh_baseline` (§2.1);
-`roster_from_members` reads the latter. domain.md §5.1 [P]: the persons counted are the members
+`roster_from_members` reads the latter. docs/domain.md §5.1 [P]: the persons counted are the members
 with `member_status = active` at the end of the reference period; a member who died or left during
 the period is not counted, a newborn registered during the period is.
 """

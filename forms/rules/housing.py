@@ -1,4 +1,4 @@
-"""Housing safety appraisal (农村住房安全性鉴定): component grades to house grade, domain.md §3.
+"""Housing safety appraisal (农村住房安全性鉴定): component grades to house grade, docs/domain.md §3.
 
 The rule is Housing 2019 [V] (site first, then the worst structural component decides; a danger point
 in a non-structural member gives at most B), plus the product rules of §3.4: R0 scope referral [V],

@@ -1,4 +1,4 @@
-"""Citizen ID numbers (公民身份号码, GB 11643-1999) and the member-level ID checks of domain.md §6.1.
+"""Citizen ID numbers (公民身份号码, GB 11643-1999) and the member-level ID checks of docs/domain.md §6.1.
 
 `check_id_number` answers "is this a well-formed ID?" exactly as the standard defines it [V]: 6-digit
 address code, 8-digit birth date, 3-digit sequence, mod 11-2 check character. `check_member_ids` adds
@@ -66,13 +66,13 @@ def check_character(first17: str) -> str:
 
 
 def normalise_id(text: str) -> str:
-    """Strip spaces and upper-case a trailing `x` (domain.md §6.1 [P])."""
+    """Strip spaces and upper-case a trailing `x` (docs/domain.md §6.1 [P])."""
     return "".join(text.split()).upper()
 
 
 def upgrade_legacy_id(text: str) -> str | None:
     """Convert a 15-digit legacy number to 18 digits for import: insert `19` before the 2-digit year
-    and append the check character (domain.md §6.1 [G]). None when `text` is not 15 digits."""
+    and append the check character (docs/domain.md §6.1 [G]). None when `text` is not 15 digits."""
     digits = normalise_id(text)
     if not _ID15.match(digits):
         return None
@@ -90,7 +90,7 @@ def check_id_number(
     """Check one ID number (or a 20-digit disability-certificate number) against GB 11643-1999 [V].
 
     A disability certificate number (残疾人证号) is the holder's 18-character ID followed by two digits
-    (domain.md §1.4 [G]); the ID part is checked and the suffix kept. 15-digit legacy numbers are
+    (docs/domain.md §1.4 [G]); the ID part is checked and the suffix kept. 15-digit legacy numbers are
     rejected here (new submissions), see `upgrade_legacy_id` for imports. `survey_date` and
     `not_before` add the registry's plausibility limits; without them a number is judged by the
     standard alone (so the standard's own 1880 example stays valid).
@@ -211,7 +211,7 @@ def check_member_ids(
     survey_date: date | None = None,
     household_county: str | None = None,
 ) -> MemberIdReport:
-    """Check the `members` repeat of `hh_baseline` (domain.md §6.1 [V], §1.4).
+    """Check the `members` repeat of `hh_baseline` (docs/domain.md §6.1 [V], §1.4).
 
     Each member dict uses the form's field names: `m_id`, `m_sex`, `m_name`, `m_status` (blank means
     `active`, the form's default) and optionally `m_birth`. Findings per member: the GB 11643 check, a

@@ -1,4 +1,4 @@
-"""Household net income per person and monitoring flags (家庭收入核算 / 防返贫监测), domain.md §5.
+"""Household net income per person and monitoring flags (家庭收入核算 / 防返贫监测), docs/domain.md §5.
 
 income_pc = (wage + business + property + counted transfers) ÷ hh_size_ref (§5.1 [V]); amounts are
 Decimal yuan and every comparison uses the unrounded value with a strict `<` for "below the line"
@@ -35,7 +35,7 @@ RISK_CODES = (
     "01", "0201", "0202", "0203", "0204", "0205", "0206", "0299", "03", "04", "05", "06", "07", "09", "10",
     "11", "12", "13", "14", "99",
 )
-"""Codes of the `risk` list (domain.md §1.5): 01-09 from a registry export [V], 10-14 product codes [P]."""
+"""Codes of the `risk` list (docs/domain.md §1.5): 01-09 from a registry export [V], 10-14 product codes [P]."""
 # fmt: on
 COPING = ("strong", "weak", "none")
 ALREADY_ASSISTED = frozenset({"dibao", "tekun", "dibao_only", "wubao"})

@@ -1,7 +1,7 @@
 """Validation issues that every rule module reports in the same shape.
 
 A verdict never raises on bad input: it returns the problems as `Issue` values, and the caller
-(`sync.normalize`) decides what to store. Severity follows domain.md §5.6: an `error` rejects the
+(`sync.normalize`) decides what to store. Severity follows docs/domain.md §5.6: an `error` rejects the
 submission's verdict, a `warning` is accepted but shown to the reviewer, an `info` only goes to the
 audit / data-quality view.
 """

@@ -1,4 +1,4 @@
-"""JGJ 125 fuzzy grading of a house from its dangerous members (危险构件), domain.md §3.5.
+"""JGJ 125 fuzzy grading of a house from its dangerous members (危险构件), docs/domain.md §3.5.
 
 Housing 2009 keeps a quantitative method for houses graded D qualitatively; this is the JGJ 125-99
 version, whose worked examples are published [V]. How Housing 2009 Appendix A adapts the parts and

@@ -1,4 +1,4 @@
-"""Monitoring category (监测对象类别) of a household after an income check, domain.md §5.5.
+"""Monitoring category (监测对象类别) of a household after an income check, docs/domain.md §5.5.
 
 Definitions [V] (Monitoring 2021): 脱贫不稳定户 `unstable_exited`, an exited household whose income is
 below the monitoring range or unstable; 边缘易致贫户 `marginal`, an ordinary household in the same

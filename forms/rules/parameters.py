@@ -1,6 +1,6 @@
 """Rule parameters: thresholds read from CSV files and resolved for (province, county, year, rule_profile).
 
-domain.md §0.2: every threshold lives in a rule-parameter table, not in code, and each verdict records
+docs/domain.md §0.2: every threshold lives in a rule-parameter table, not in code, and each verdict records
 the rule profile and parameter version it used. The table ships as CSV files in
 `forms/rules/parameters/` (one file per level is the convention: `national.csv`, one per province, one
 per county that overrides anything); every `*.csv` file in the directory is read and the key columns of
@@ -30,7 +30,7 @@ from typing import Literal
 PARAMETER_DIR = Path(__file__).with_name("parameters")
 COLUMNS = ("province", "county", "year", "profile", "name", "value", "version", "tag", "note")
 PROFILES = ("TCHES2018", "EXIT2018")
-"""Rule profiles with an implementation (domain.md §4.1); a profile is also recorded on housing and
+"""Rule profiles with an implementation (docs/domain.md §4.1); a profile is also recorded on housing and
 income verdicts, whose rules do not vary by profile."""
 
 TAGS = ("V", "G", "P")
@@ -83,7 +83,7 @@ class ParameterSource:
 class RuleParameters:
     """Thresholds in force for one (province, county, year, rule_profile), with their provenance.
 
-    Optional fields are the yearly lines of domain.md §5.2; they are None when the table has no figure
+    Optional fields are the yearly lines of docs/domain.md §5.2; they are None when the table has no figure
     for the year, and the rules then report an issue instead of guessing.
     """
 

@@ -1,4 +1,4 @@
-"""Drinking-water safety (农村饮水安全评价): four indicator ratings and the household verdict, domain.md §4.
+"""Drinking-water safety (农村饮水安全评价): four indicator ratings and the household verdict, docs/domain.md §4.
 
 Two rule profiles (§4.1): `TCHES2018`, the graded standard T/CHES 18-2018 (达标 / 基本达标 / 不达标 per
 indicator, combined by "any 不达标 fails, all 达标 is 达标" [V]); and `EXIT2018`, the single pass/fail

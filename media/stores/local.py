@@ -3,7 +3,7 @@
 Readers never see a half-written file because the bytes go to a hidden temp file next to the target and
 only ``os.replace`` (atomic on POSIX within one filesystem) makes them visible under the key. The folder is
 fsynced after the rename so a power cut cannot lose a blob whose database row was already committed
-(the ingest order in style.md 2.2 relies on that: blob first, then row).
+(the ingest order relies on that: blob first, then row; docs/architecture.md).
 """
 
 from __future__ import annotations

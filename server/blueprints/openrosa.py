@@ -1,4 +1,4 @@
-"""The URLs ODK Collect uses, in ODK Central's layout (openrosa.md 10).
+"""The URLs ODK Collect uses, in ODK Central's layout (docs/protocol.md §10).
 
 Registered twice: under ``/v1/key/<token>`` for app users (phones) and under ``/v1`` for named accounts.
 Views parse the request, call one ``sync`` function and render; errors are rendered by server.errors.
@@ -28,7 +28,7 @@ def pull_token(_endpoint: str | None, values: dict | None) -> None:
 
 @bp.before_request
 def check_openrosa_header() -> None:
-    # Form XML and media are plain downloads (Central does not demand the header there; openrosa.md 5.2).
+    # Form XML and media are plain downloads (Central does not demand the header there; docs/protocol.md §5.2).
     if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in ("form_xml", "form_media"):
         return
     if request.headers.get("X-OpenRosa-Version") != "1.0":
@@ -46,7 +46,7 @@ def add_headers(response: Response) -> Response:
 
 
 def _base(project_id: int) -> str:
-    """Absolute base URL of this project as the caller addressed it, token prefix kept (openrosa.md 2.3)."""
+    """Absolute base URL of this project as the caller addressed it, token prefix kept (docs/protocol.md §2.3)."""
     root = services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
     prefix = f"/v1/key/{g.token}" if g.token is not None else "/v1"
     return f"{root}{prefix}/projects/{project_id}"
@@ -107,7 +107,7 @@ def form_media(project_id: int, xml_form_id: str, name: str) -> Response:
 
 @bp.route("/projects/<int:project_id>/submission", methods=["HEAD", "GET"])
 def submission_probe(project_id: int) -> Response:
-    """Collect's HEAD before every upload must get 204 with the accepted size (openrosa.md 7.2)."""
+    """Collect's HEAD before every upload must get 204 with the accepted size (docs/protocol.md §7.2)."""
     require("submission.create", project_id, g.token)
     return Response(status=204)
 

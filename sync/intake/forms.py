@@ -10,7 +10,7 @@ from sync.errors import NotFound
 
 
 def listed_forms(session: Session, project_id: int) -> list[tuple[Form, FormVersion]]:
-    """Open forms with a published version, ordered by title, as the form list shows them (openrosa.md 4.3)."""
+    """Open forms with a published version, ordered by title, as the form list shows them (docs/protocol.md §4.3)."""
     rows = session.execute(
         select(Form, FormVersion)
         .join(FormVersion, FormVersion.id == Form.current_version_id)

@@ -1,9 +1,9 @@
 """Receive a submission: photos into the blob store first, then the rows, in one transaction.
 
 *Why blobs first:* a blob without a row is garbage a sweep can delete, but a row pointing at a missing
-blob is a lost photo. The caller commits once; a 201 is sent only after that commit (openrosa.md 7.5).
+blob is a lost photo. The caller commits once; a 201 is sent only after that commit (docs/protocol.md §7.5).
 
-The cases follow ODK Central (openrosa.md 7.6, 7.7): a new instanceID creates a submission; the same
+The cases follow ODK Central (docs/protocol.md §7.6, 7.7): a new instanceID creates a submission; the same
 instanceID with identical XML is an attachment upsert (how Collect sends big submissions in parts and
 retries); different XML is a 409; a deprecatedID makes a new version of the submission it names.
 """

@@ -2,7 +2,7 @@
 
 The XML comes from a phone or from anyone on the network: it is parsed with defusedxml, which refuses
 DOCTYPEs and entity declarations outright (XXE, "billion laughs"), and only the few facts the server
-needs are read, by local name whatever the namespace prefix (openrosa.md 7.6).
+needs are read, by local name whatever the namespace prefix (docs/protocol.md §7.6).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def read_header(root: Element) -> InstanceHeader:
     return InstanceHeader(
         form_id=form_id,
         version=root.get("version", "").strip(),
-        # Central gives an unencrypted submission without instanceID a server-made UUID (openrosa.md 7.6).
+        # Central gives an unencrypted submission without instanceID a server-made UUID (docs/protocol.md §7.6).
         instance_id=instance_id or f"uuid:{uuid.uuid4()}",
         deprecated_id=_text(meta, "deprecatedID") if meta is not None else None,
         instance_name=_text(meta, "instanceName") if meta is not None else None,

@@ -1,6 +1,6 @@
 """Publish compiled forms: a new version per version string, media stored as blobs.
 
-A published version is immutable: phones compare its md5 with what they hold (openrosa.md 4.2), so the
+A published version is immutable: phones compare its md5 with what they hold (docs/protocol.md §4.2), so the
 same version string with different content is refused instead of silently replacing what is in the field.
 Earlier versions stay and keep accepting submissions from phones that have not updated.
 """

@@ -2,7 +2,7 @@
 
 Entity version N of a household is its N-th counted record in order of receipt (registration, then every
 update); it is derived, like the rest of the household's state, so a rebuild gives the same versions.
-The manifest hash changes whenever any household changes, so phones refresh the list (openrosa.md 6).
+The manifest hash changes whenever any household changes, so phones refresh the list (docs/protocol.md §6).
 """
 
 from __future__ import annotations

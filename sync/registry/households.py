@@ -91,7 +91,7 @@ def households_of(session: Session, submission_ids: set[int]) -> dict[int, House
 
 
 def next_code(session: Session, project_id: int, village: str) -> str:
-    """``hh_code``: the 12-digit village code and the next free 4-digit sequence (domain.md 1.3) [P]."""
+    """``hh_code``: the 12-digit village code and the next free 4-digit sequence (docs/domain.md §1.3) [P]."""
     # Codes are only ever made here, as the village and 4 digits; the range (redundant with the LIKE for them)
     # lets the (project, code) index find them instead of scanning every household's code on each registration.
     highest = session.scalar(
@@ -209,7 +209,7 @@ def _apply_income(household: Household, incomes: list[IncomeCheck]) -> None:
     household.monitor_flag = bool(verdict.get("monitor_flag"))
     household.monitor_category = verdict.get("monitor_category")
     risks: list[str] = []
-    for row in reversed(incomes):  # most recent first, at most 5 (domain.md 5.7)
+    for row in reversed(incomes):  # most recent first, at most 5 (docs/domain.md §5.7)
         for risk in row.server_verdict.get("risks") or []:
             if risk not in risks:
                 risks.append(risk)

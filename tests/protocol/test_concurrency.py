@@ -2,7 +2,7 @@
 
 A phone whose upload timed out resends while the first POST is still being handled, and behind a load
 balancer the two copies may reach different app processes. Both must answer 201 (an identical resend is
-an attachment upsert, openrosa.md 7.6) and exactly one submission may result: the unique constraint lets
+an attachment upsert, docs/protocol.md §7.6) and exactly one submission may result: the unique constraint lets
 one insert win and ``sync.intake.ingest.submit`` retries the loser, which then finds the identical resend.
 """
 
@@ -222,7 +222,7 @@ def test_same_submission_to_two_processes_at_once_is_stored_once(installation: I
 
 
 def test_same_edit_to_two_processes_at_once_makes_one_new_version(installation: Installation) -> None:
-    """An edited instance (deprecatedID, openrosa.md 7.7) resent in parallel is one edit, answered 201 twice."""
+    """An edited instance (deprecatedID, docs/protocol.md §7.7) resent in parallel is one edit, answered 201 twice."""
     urls = [f"{p.url}{installation.path}/submission" for p in installation.processes]
     for round_number in range(ROUNDS):
         original, edited = f"uuid:edit-{round_number}", f"uuid:edit-{round_number}-v2"

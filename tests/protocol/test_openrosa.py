@@ -1,4 +1,4 @@
-"""Section 12 of openrosa.md, point by point: what ODK Collect needs from the form list, downloads and HEAD."""
+"""docs/protocol.md §12, point by point: what ODK Collect needs from the form list, downloads and HEAD."""
 
 from __future__ import annotations
 

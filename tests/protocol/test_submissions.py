@@ -1,4 +1,4 @@
-"""Submission rules as ODK Central has them (openrosa.md 7.4-7.7), each checked through the protocol."""
+"""Submission rules as ODK Central has them (docs/protocol.md §7.4-7.7), each checked through the protocol."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The declarative base every table shares.
 
 One declarative model for SQLite and PostgreSQL. Constraint names come from a naming convention so
-Alembic's batch mode can drop them on SQLite and they match across backends (style.md 2.3).
+Alembic's batch mode can drop them on SQLite and they match across backends.
 """
 
 from __future__ import annotations

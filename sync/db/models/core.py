@@ -33,7 +33,7 @@ class Form(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     xml_form_id: Mapped[str] = mapped_column(String(200))
-    # open: listed and accepting; closing: not listed, still accepting; closed: refused (openrosa.md 7.6).
+    # open: listed and accepting; closing: not listed, still accepting; closed: refused (docs/protocol.md §7.6).
     state: Mapped[str] = mapped_column(String(16), default="open")
     # No foreign key: forms and form_versions would reference each other, which PostgreSQL can only
     # create in two steps. Publishing sets it in the same transaction as the version row.

@@ -1,4 +1,4 @@
-"""The parameter set of domain.md §7, loaded from the shipped parameter table.
+"""The parameter set of docs/domain.md §7, loaded from the shipped parameter table.
 
 §7: province Inner Mongolia (15), county class `dry`, profile TCHES2018, monitor_line(2021) = 6 000,
 monitor_line_local(2019) = 5 000, dibao_line = 4 400, exit_line(2018) = 2 995, exit_line(2019) = 3 218,

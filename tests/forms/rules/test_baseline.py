@@ -1,4 +1,4 @@
-"""Household baseline: two-assurances flags (domain.md §2.4), household structure (§6.2), ID checks (§6.1)."""
+"""Household baseline: two-assurances flags (docs/domain.md §2.4), household structure (§6.2), ID checks (§6.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Housing appraisal: domain.md §7.1 H1-H13, the relevance and override rules of §3.2 / §3.4, properties."""
+"""Housing appraisal: docs/domain.md §7.1 H1-H13, the relevance and override rules of §3.2 / §3.4, properties."""
 
 from __future__ import annotations
 

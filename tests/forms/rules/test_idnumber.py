@@ -1,4 +1,4 @@
-"""ID numbers (GB 11643-1999): domain.md §7.4 R1-R8 and the member checks of §6.1."""
+"""ID numbers (GB 11643-1999): docs/domain.md §7.4 R1-R8 and the member checks of §6.1."""
 
 from __future__ import annotations
 

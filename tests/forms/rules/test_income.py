@@ -1,4 +1,4 @@
-"""Income: domain.md §7.3 I1-I13, decisions D1-D6, categories M1-M6, §5.6 validations, properties."""
+"""Income: docs/domain.md §7.3 I1-I13, decisions D1-D6, categories M1-M6, §5.6 validations, properties."""
 
 from __future__ import annotations
 

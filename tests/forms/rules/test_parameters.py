@@ -1,4 +1,4 @@
-"""Parameter table: the shipped §7 set, fallback order, versions, and clear errors (domain.md §0.2)."""
+"""Parameter table: the shipped §7 set, fallback order, versions, and clear errors (docs/domain.md §0.2)."""
 
 from __future__ import annotations
 

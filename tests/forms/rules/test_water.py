@@ -1,4 +1,4 @@
-"""Drinking water: domain.md §7.2 W1-W12, the EXIT2018 profile, and properties of the §4.4 tables."""
+"""Drinking water: docs/domain.md §7.2 W1-W12, the EXIT2018 profile, and properties of the §4.4 tables."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 
 from server.app import create_app
 from server.config import Settings, load_settings
@@ -17,6 +18,11 @@ from server.startup import prepare_database
 from sync.db.engine import transaction
 from sync.intake.projects import ensure_default_project
 from tests.databases import PostgresDatabases, SqliteDatabases
+
+# Property tests are deterministic (the same examples every run) and have no per-example deadline: a busy
+# machine must not turn a slow example into a failure.
+hypothesis_settings.register_profile("qingling", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("qingling")
 
 DATA = Path(__file__).parent / "data"
 BACKENDS = {"sqlite": "sqlite_databases", "postgresql": "postgres_databases"}

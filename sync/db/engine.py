@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 # How long a write transaction waits for another one to finish before "database is locked".
@@ -34,9 +34,35 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over
         # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL").
-        event.listen(engine, "begin", lambda conn: conn.connection.dbapi_connection.begin_immediate())
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get("read_snapshot"):
+        # A deferred BEGIN is a read snapshot in WAL mode and takes no write lock (see `read_snapshot`).
+        conn.connection.dbapi_connection.execute("BEGIN")
+    else:
+        conn.connection.dbapi_connection.begin_immediate()
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection that sees one consistent state for as long as it is open.
+
+    Exports read a form in several passes (the root table, then each repeat) and must not mix states:
+    a submission committed between two passes would give repeat rows without their parent row. SQLite in
+    WAL gives a deferred transaction a snapshot without blocking writers; PostgreSQL gets REPEATABLE READ,
+    read-only. Rows are streamed (a server-side cursor on PostgreSQL), so memory stays flat.
+    """
+    options: dict = {"read_snapshot": True, "stream_results": True}
+    if engine.dialect.name == "postgresql":
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    with engine.connect() as connection:
+        connection = connection.execution_options(**options)
+        with connection.begin():
+            yield connection
 
 
 class _SerializedWrites(sqlite3.Connection):

@@ -173,7 +173,8 @@ def _statement(query: ExportQuery, *, count: bool = False):  # noqa: ANN202 - a 
         return select(func.count()).select_from(statement.with_only_columns(Submission.id).subquery())
     if query.after is not None:
         created, ident = query.after
-        statement = statement.where(tuple_(Submission.created_at, Submission.id) < tuple_(literal(created), ident))
+        bound = literal(created, type_=Submission.created_at.type)
+        statement = statement.where(tuple_(Submission.created_at, Submission.id) < tuple_(bound, ident))
     return statement.order_by(Submission.created_at.desc(), Submission.id.desc())
 
 

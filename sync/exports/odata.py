@@ -1,0 +1,411 @@
+"""OData v4 for submissions, in Central's shapes: the service document, ``$metadata`` and the JSON feeds.
+
+Groups are complex types, repeats entity sets of their own (``Submissions.members``) with a key
+``__id`` and their parent's key (``__Submissions-id``), and each row carries ``__id`` and ``__system``.
+Values are typed as Central types them (docs/exports.md 2). Feeds are streamed: rows are read from the
+database page by page (``$top``/``$skiptoken`` are keyset paging on the submissions, a repeat table is
+walked submission by submission), never gathered in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+from xml.sax.saxutils import escape
+
+from lxml import etree
+from sqlalchemy import Engine
+
+from sync.db.engine import read_snapshot
+from sync.errors import BadRequest, Problem
+from sync.exports.plan import Field, FormSchema, Table
+from sync.exports.source import ExportQuery, ExportRow, count_rows, iso_ms, iter_rows, typed
+
+SUPPORTED = {"$top", "$skip", "$skiptoken", "$count", "$filter", "$wkt", "$expand", "$select", "$orderby", "$format"}
+EDM = {
+    "int": "Edm.Int64",
+    "decimal": "Edm.Decimal",
+    "geopoint": "Edm.GeographyPoint",
+    "geotrace": "Edm.GeographyLineString",
+    "geoshape": "Edm.GeographyPolygon",
+    "date": "Edm.Date",
+    "dateTime": "Edm.DateTimeOffset",
+    "boolean": "Edm.Boolean",
+}
+SYSTEM_PROPERTIES = (
+    ("submissionDate", "Edm.DateTimeOffset"),
+    ("updatedAt", "Edm.DateTimeOffset"),
+    ("submitterId", "Edm.String"),
+    ("submitterName", "Edm.String"),
+    ("attachmentsPresent", "Edm.Int64"),
+    ("attachmentsExpected", "Edm.Int64"),
+    ("status", "Edm.String"),
+    ("reviewState", "Edm.String"),
+    ("deviceId", "Edm.String"),
+    ("edits", "Edm.Int64"),
+    ("formVersion", "Edm.String"),
+)
+
+
+class NotImplementedOption(Problem):
+    """Central answers OData options it does not implement with 501.1."""
+
+    code = "501.1"
+
+
+def check_options(params: Mapping[str, str]) -> None:
+    for name in params:
+        if name.startswith("$") and name not in SUPPORTED:
+            raise NotImplementedOption(f"The requested feature {name} is not supported by this server.")
+    if params.get("$orderby") not in (None, "", "__system/submissionDate desc"):
+        raise NotImplementedOption("Only $orderby=__system/submissionDate desc (the default order) is supported.")
+    expand = params.get("$expand")
+    if expand not in (None, "", "*"):
+        raise NotImplementedOption("Only $expand=* is supported.")
+
+
+def namespace(xml_form_id: str) -> str:
+    return "org.opendatakit.user." + "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in xml_form_id)
+
+
+def table_name(table: Table) -> str:
+    return ".".join(("Submissions", *table.path))
+
+
+def find_table(schema: FormSchema, name: str) -> Table:
+    for table in schema.tables():
+        if table_name(table) == name:
+            return table
+    raise NotFoundTable(f"The form has no table {name}.")
+
+
+class NotFoundTable(Problem):
+    code = "404.1"
+
+
+# -- documents --------------------------------------------------------------------------------------
+
+
+def service_document(base: str, schema: FormSchema) -> dict:
+    return {
+        "@odata.context": f"{base}/$metadata",
+        "value": [{"name": table_name(t), "kind": "EntitySet", "url": table_name(t)} for t in schema.tables()],
+    }
+
+
+def metadata(schema: FormSchema, xml_form_id: str) -> bytes:
+    """The EDMX (OData CSDL 4.0 XML) of the form, in Central's layout."""
+    ns = namespace(xml_form_id)
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">',
+        "<edmx:DataServices>",
+        '<Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="org.opendatakit.submission">',
+        '<ComplexType Name="metadata">',
+        *(f'<Property Name="{name}" Type="{kind}"/>' for name, kind in SYSTEM_PROPERTIES),
+        "</ComplexType>",
+        "</Schema>",
+        f'<Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{ns}">',
+    ]
+    complex_types: list[str] = []
+    for table in schema.tables():
+        name = table_name(table)
+        out.append(f'<EntityType Name="{name}"><Key><PropertyRef Name="__id"/></Key>')
+        out.append('<Property Name="__id" Type="Edm.String"/>')
+        if table.parent is None:
+            out.append('<Property Name="__system" Type="org.opendatakit.submission.metadata"/>')
+        else:
+            out.append(f'<Property Name="__{table_name(table.parent).replace(".", "-")}-id" Type="Edm.String"/>')
+        out.extend(_properties(table.node, name, ns, complex_types))
+        out.append("</EntityType>")
+    out.extend(complex_types)
+    out.append(f'<EntityContainer Name="{escape(xml_form_id)}">')
+    for table in schema.tables():
+        name = table_name(table)
+        out.append(f'<EntitySet Name="{name}" EntityType="{ns}.{name}">')
+        for child in _child_tables(schema, table):
+            out.append(
+                f'<NavigationPropertyBinding Path="{_nav_path(table, child)}" Target="{table_name(child)}"/>'
+            )
+        out.append("</EntitySet>")
+    out.extend(["</EntityContainer>", "</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"])
+    return "".join(out).encode("utf-8")
+
+
+def _properties(node: Field, type_name: str, ns: str, complex_types: list[str]) -> list[str]:
+    out: list[str] = []
+    for child in node.children:
+        if child.kind == "structure":
+            inner = f"{type_name}.{child.name}"
+            complex_types.append(
+                f'<ComplexType Name="{inner}">'
+                + "".join(_properties(child, inner, ns, complex_types))
+                + "</ComplexType>"
+            )
+            out.append(f'<Property Name="{child.name}" Type="{ns}.{inner}"/>')
+        elif child.kind == "repeat":
+            target = ".".join(("Submissions", *child.path))
+            out.append(f'<NavigationProperty Name="{child.name}" Type="Collection({ns}.{target})"/>')
+        else:
+            out.append(f'<Property Name="{child.name}" Type="{EDM.get(child.kind, "Edm.String")}"/>')
+    return out
+
+
+def _child_tables(schema: FormSchema, table: Table) -> list[Table]:
+    return [t for t in schema.tables() if t.parent is not None and t.parent.path == table.path]
+
+
+def _nav_path(table: Table, child: Table) -> str:
+    return "/".join(child.path[len(table.path) :])
+
+
+# -- rows -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FeedOptions:
+    wkt: bool = False
+    expand: bool = False
+    count: bool = False
+    top: int | None = None
+    skip: int = 0
+    skiptoken: tuple[datetime, int, int] | None = None
+    select: tuple[str, ...] | None = None
+
+
+def feed_options(params: Mapping[str, str]) -> FeedOptions:
+    def number(name: str) -> int | None:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return None
+        if not raw.isdigit():
+            raise BadRequest(f"{name} must be a non-negative whole number.")
+        return int(raw)
+
+    def boolean(name: str) -> bool:
+        return (params.get(name) or "").lower() == "true"
+
+    token = params.get("$skiptoken")
+    decoded = None
+    if token:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.removeprefix("01").encode()))
+            decoded = (datetime.fromisoformat(data["t"]), int(data["i"]), int(data.get("n", 0)))
+        except (ValueError, KeyError, TypeError):
+            raise BadRequest("The $skiptoken is not valid.") from None
+    select = params.get("$select")
+    return FeedOptions(
+        wkt=boolean("$wkt"),
+        expand=params.get("$expand") == "*",
+        count=boolean("$count"),
+        top=number("$top"),
+        skip=number("$skip") or 0,
+        skiptoken=decoded,
+        select=tuple(s.strip() for s in select.split(",") if s.strip()) if select else None,
+    )
+
+
+def _skiptoken(row: ExportRow, sent_in_row: int) -> str:
+    data = {"t": row.created_at.isoformat(), "i": row.id, "n": sent_in_row}
+    return "01" + base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def system(row: ExportRow) -> dict[str, Any]:
+    return {
+        "submissionDate": iso_ms(row.created_at),
+        "updatedAt": iso_ms(row.updated_at) if row.updated_at else None,
+        "submitterId": str(row.submitter_id) if row.submitter_id is not None else None,
+        "submitterName": row.submitter_name,
+        "attachmentsPresent": row.attachments_present,
+        "attachmentsExpected": row.attachments_expected,
+        "status": None,
+        "reviewState": row.review_state,
+        "deviceId": row.device_id,
+        "edits": row.edits,
+        "formVersion": row.form_version,
+    }
+
+
+def repeat_id(key: str) -> str:
+    """A repeat row's ``__id``: a stable hash of its Central KEY (``uuid:.../members[2]``)."""
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+class _Converter:
+    def __init__(self, schema: FormSchema, options: FeedOptions, instance_id: str) -> None:
+        self.options = options
+        self.instance_id = instance_id
+        self.schema = schema
+
+    def object(self, element: etree._Element, node: Field, key: str, nav_base: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        children = {child.name: child for child in node.children}
+        counts: dict[str, int] = {}
+        seen: set[str] = set()
+        for child in element:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            name = tag.rsplit("}", 1)[-1]
+            found = children.get(name)
+            if found is None:
+                continue
+            seen.add(name)
+            if found.kind == "repeat":
+                counts[name] = counts.get(name, 0) + 1
+                if self.options.expand:
+                    child_key = f"{key}/{name}[{counts[name]}]"
+                    row = {"__id": repeat_id(child_key)}
+                    row.update(self.object(child, found, child_key, nav_base))
+                    out.setdefault(name, []).append(row)
+                else:
+                    out[f"{name}@odata.navigationLink"] = f"{nav_base}/{'/'.join(found.path)}"
+            elif found.kind == "structure":
+                out[name] = self.object(child, found, f"{key}/{name}", nav_base)
+            elif name not in out:
+                out[name] = self.value(found, (child.text or "").strip())
+        for name, found in children.items():
+            if name in seen:
+                continue
+            if found.kind == "repeat":
+                if self.options.expand:
+                    out[name] = []
+                else:
+                    out[f"{name}@odata.navigationLink"] = f"{nav_base}/{'/'.join(found.path)}"
+            elif found.kind == "structure":
+                out[name] = None
+            else:
+                out[name] = None
+        return out
+
+    def value(self, found: Field, text: str) -> Any:
+        if text == "":
+            return None
+        if found.kind == "geopoint":
+            parts = text.split()
+            try:
+                numbers = [float(p) for p in parts]
+            except ValueError:
+                return None
+            if len(numbers) < 2:
+                return None
+            lat, lon = numbers[0], numbers[1]
+            coords = [lon, lat] + ([numbers[2]] if len(numbers) > 2 else [])
+            if self.options.wkt:
+                return "POINT (" + " ".join(_num(c) for c in coords) + ")"
+            point: dict[str, Any] = {"type": "Point", "coordinates": coords}
+            if len(numbers) > 3:
+                point["properties"] = {"accuracy": numbers[3]}
+            return point
+        if found.kind in ("int", "decimal"):
+            value = typed(found.kind, text)
+            return value if isinstance(value, int | float) else None
+        return text
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _row_nav(instance_id: str) -> str:
+    return f"Submissions('{quote(instance_id, safe='')}')"
+
+
+def submission_entity(schema: FormSchema, options: FeedOptions, row: ExportRow, root: etree._Element) -> dict:
+    converter = _Converter(schema, options, row.instance_id)
+    body = converter.object(root, schema.root, row.instance_id, _row_nav(row.instance_id))
+    entity = {"__id": row.instance_id, **body, "__system": system(row)}
+    if options.select:
+        entity = {k: v for k, v in entity.items() if k in options.select or k.split("@")[0] in options.select}
+    return entity
+
+
+def repeat_entities(
+    schema: FormSchema, table: Table, options: FeedOptions, row: ExportRow, root: etree._Element
+) -> Iterator[dict]:
+    from sync.exports.tables import _instances
+
+    steps = tuple((step, schema.find(table.path[: i + 1]).kind == "repeat") for i, step in enumerate(table.path))
+    parent_field = f"__{table_name(table.parent).replace('.', '-')}-id"
+    converter = _Converter(schema, options, row.instance_id)
+    nav = _row_nav(row.instance_id)
+    for element, parent_key, key in _instances(root, steps, row.instance_id):
+        parent_id = parent_key if parent_key == row.instance_id else repeat_id(parent_key)
+        yield {"__id": repeat_id(key), **converter.object(element, table.node, key, nav), parent_field: parent_id}
+
+
+def feed(
+    engine: Engine,
+    query: ExportQuery,
+    table: Table,
+    options: FeedOptions,
+    base: str,
+    params: Mapping[str, str],
+) -> Iterator[bytes]:
+    """The JSON document of one entity set, streamed row by row; paging by ``$top`` gives a nextLink."""
+    name = table_name(table)
+    with read_snapshot(engine) as connection:
+        total = count_rows(connection, query) if options.count and table.parent is None else None
+        if options.count and table.parent is not None:
+            total = sum(
+                1
+                for row, root in iter_rows(connection, query)
+                for _ in repeat_entities(query.schema, table, options, row, root)
+            )
+        yield (
+            '{"@odata.context":' + json.dumps(f"{base}/$metadata#{name}")
+            + (f',"@odata.count":{total}' if total is not None else "")
+            + ',"value":['
+        ).encode()
+        sent = 0
+        skipped = 0
+        next_token: str | None = None
+        first = True
+        buffer: list[str] = []
+        resume_id, resume_at = None, 0
+        if options.skiptoken is not None:
+            created, resume_id, resume_at = options.skiptoken
+            query.after = (created, resume_id + 1)  # keyset: this submission and every older one
+        for row, root in iter_rows(connection, query):
+            entities = (
+                [submission_entity(query.schema, options, row, root)]
+                if table.parent is None
+                else list(repeat_entities(query.schema, table, options, row, root))
+            )
+            start = resume_at if row.id == resume_id else 0
+            for index in range(start, len(entities)):
+                if skipped < options.skip and options.skiptoken is None:
+                    skipped += 1
+                    continue
+                if options.top is not None and sent >= options.top:
+                    next_token = _skiptoken(row, index)
+                    break
+                buffer.append(("" if first else ",") + json.dumps(entities[index], ensure_ascii=False))
+                first = False
+                sent += 1
+            if next_token is not None:
+                break
+            if len(buffer) >= 200:
+                yield "".join(buffer).encode("utf-8")
+                buffer.clear()
+        if buffer:
+            yield "".join(buffer).encode("utf-8")
+        tail = "]"
+        if next_token is not None:
+            link_params = {k: v for k, v in params.items() if k not in ("$skip", "$skiptoken")}
+            link_params["$skiptoken"] = next_token
+            tail += ',"@odata.nextLink":' + json.dumps(f"{base}/{name}?{urlencode(link_params)}")
+        yield (tail + "}").encode()
+
+
+
+def exists(engine: Engine, query: ExportQuery) -> bool:
+    """Whether ``Submissions('{instanceId}')`` names a submission the caller may see."""
+    with read_snapshot(engine) as connection:
+        return count_rows(connection, query) > 0

@@ -4,7 +4,8 @@ Groups are complex types, repeats entity sets of their own (``Submissions.member
 ``__id`` and their parent's key (``__Submissions-id``), and each row carries ``__id`` and ``__system``.
 Values are typed as Central types them (docs/exports.md 2). Feeds are streamed: rows are read from the
 database page by page (``$top``/``$skiptoken`` are keyset paging on the submissions, a repeat table is
-walked submission by submission), never gathered in memory.
+walked submission by submission), never gathered in memory. One module because ``$metadata`` and the
+feeds must agree on every name and type (set names, parent keys, Edm types): kept apart, they drift.
 """
 
 from __future__ import annotations

@@ -1,0 +1,214 @@
+"""Benchmark of the submission exports: CSV ZIP and the OData feed of ``bench_wide30``, as Central was measured.
+
+Run from the repository root (FORM is the ``bench_wide30`` XLSForm markdown or XForm the figures use):
+
+    .venv/bin/python -m bench.exports --form FORM --rows 20000
+    .venv/bin/python -m bench.exports --form FORM --rows 10000,100000 --database sqlite,postgresql
+
+For each database and size, a fresh data folder is migrated, the form published and the submissions
+inserted directly in bulk (30 fields and 3 members each, as the load client fills them; no HTTP, to save
+time), then ``qingling serve`` is started as a process and each download is fetched ``--runs`` times over
+HTTP Basic: total seconds, seconds to the first byte, bytes, and the server's peak RSS (VmHWM) after the
+downloads. Only 127.0.0.1 and local database sockets are contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from bench.ingest import QINGLING, ROOT, _free_port
+from bench.registry import Databases
+
+USER, PASSWORD = "bench@county.example", "bench password 1234"
+
+
+def instance(index: int, version: str) -> tuple[str, bytes]:
+    rng = random.Random(index)
+    instance_id = f"uuid:{uuid.UUID(int=rng.getrandbits(128))}"
+    text = "".join(f"<t{i:02d}>text {rng.randint(0, 10**9)}</t{i:02d}>" for i in range(1, 12))
+    ints = "".join(f"<i{i:02d}>{rng.randint(0, 1000)}</i{i:02d}>" for i in range(1, 8))
+    decimals = "".join(f"<d{i:02d}>{rng.uniform(0, 1000):.3f}</d{i:02d}>" for i in range(1, 8))
+    members = "".join(
+        f"<members><m_name>member {m}</m_name><m_age>{rng.randint(1, 90)}</m_age>"
+        f"<m_height>{rng.uniform(50, 200):.1f}</m_height></members>"
+        for m in range(3)
+    )
+    xml = (
+        f'<data xmlns:orx="http://openrosa.org/xforms" id="bench_wide30" version="{version}">{text}{ints}{decimals}'
+        f"<status>{rng.choice('abc')}</status><location>{rng.uniform(-80, 80):.6f} {rng.uniform(-170, 170):.6f} "
+        f"100.0 5.0</location>{members}<meta><instanceID>{instance_id}</instanceID></meta></data>"
+    )
+    return instance_id, xml.encode()
+
+
+def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
+    """Migrate, publish, add the account and insert ``rows`` submissions in bulk."""
+    import hashlib
+
+    from sqlalchemy import insert
+
+    from server.config import load_settings
+    from server.services import build_services
+    from server.startup import prepare_database
+    from sync.access.accounts import create_user
+    from sync.db.engine import transaction
+    from sync.db.models import Submission, SubmissionVersion
+    from sync.intake.publishing import publish_source
+
+    settings = load_settings({}, data_dir=data_dir, database_url=database_url, publish_forms_on_start=False)
+    services = build_services(settings)
+    project = prepare_database(services, None)
+    with transaction(services.sessions) as session:
+        result = publish_source(session, services.store, project, form)
+        form_id, version_id, version = result.form.id, result.version.id, result.version.version
+        create_user(session, USER, PASSWORD, "viewer")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    batch = 5000
+    for first in range(0, rows, batch):
+        subs, versions = [], []
+        for index in range(first, min(rows, first + batch)):
+            instance_id, xml = instance(index, version)
+            created = start + timedelta(seconds=index)
+            subs.append({"id": index + 1, "form_id": form_id, "instance_id": instance_id, "created_at": created})
+            versions.append(
+                {
+                    "submission_id": index + 1,
+                    "form_id": form_id,
+                    "form_version_id": version_id,
+                    "instance_id": instance_id,
+                    "current": True,
+                    "xml": xml,
+                    "xml_sha256": hashlib.sha256(xml).hexdigest(),
+                    "device_id": "collect:bench",
+                    "created_at": created,
+                }
+            )
+        with transaction(services.sessions) as session:
+            session.execute(insert(Submission), subs)
+            session.execute(insert(SubmissionVersion), versions)
+    services.engine.dispose()
+
+
+def serve(data_dir: Path, database_url: str) -> tuple[subprocess.Popen, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QINGLING_")}
+    env |= {
+        "QINGLING_DATA_DIR": str(data_dir),
+        "QINGLING_LOG_LEVEL": "WARNING",
+        "QINGLING_ALLOW_HTTP_BASIC": "true",
+        "QINGLING_PUBLISH_FORMS_ON_START": "false",
+    }
+    if database_url:
+        env["QINGLING_DATABASE_URL"] = database_url
+    port = _free_port()
+    log = open(data_dir.parent / "serve.log", "wb")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(
+        [str(QINGLING), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+def download(url: str) -> tuple[float, float, int]:
+    started = time.perf_counter()
+    first = None
+    size = 0
+    with requests.get(url, auth=(USER, PASSWORD), stream=True, timeout=3600) as response:
+        response.raise_for_status()
+        for chunk in response.iter_content(256 * 1024):
+            if first is None:
+                first = time.perf_counter() - started
+            size += len(chunk)
+    return time.perf_counter() - started, first or 0.0, size
+
+
+def peak_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+
+
+DOWNLOADS = {
+    "csv.zip": "/v1/projects/1/forms/bench_wide30/submissions.csv.zip",
+    "odata": "/v1/projects/1/forms/bench_wide30.svc/Submissions",
+}
+
+
+def run(database: str, databases: Databases, form: Path, rows: int, runs: int) -> list[dict]:
+    folder = Path(tempfile.mkdtemp(prefix="qingling-bench-exports-"))
+    name = f"bench_exports_{rows}"
+    url = databases.create(database, name)
+    data_dir = folder / "data"
+    loaded = time.perf_counter()
+    load(data_dir, url, form, rows)
+    print(f"{database} {rows}: loaded in {time.perf_counter() - loaded:.1f} s", flush=True)
+    process, base = serve(data_dir, url)
+    results = []
+    try:
+        before = peak_mib(process.pid)
+        for label, path in DOWNLOADS.items():
+            timings = [download(base + path) for _ in range(runs)]
+            result = {
+                "database": database,
+                "rows": rows,
+                "download": label,
+                "total_s": statistics.median(t[0] for t in timings),
+                "first_byte_s": statistics.median(t[1] for t in timings),
+                "mb": timings[0][2] / 1e6,
+                "peak_rss_mib": peak_mib(process.pid),
+                "idle_rss_mib": before,
+            }
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        databases.drop(database, name)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--form", type=Path, required=True)
+    parser.add_argument("--rows", default="20000")
+    parser.add_argument("--database", default="sqlite")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    names = args.database.split(",")
+    databases = Databases(names)
+    results = []
+    try:
+        for database in names:
+            for rows in (int(r) for r in args.rows.split(",")):
+                results.extend(run(database, databases, args.form, rows, args.runs))
+    finally:
+        databases.close()
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -58,7 +58,7 @@ def prepare(
     area: str | None,
     user_id: int | None,
 ) -> Prepared:
-    """``kind``: ``csv-zip`` (``attachments`` decides media), ``csv``; see `FORMATS` and `sync.exports.files`."""
+    """``kind``: ``csv-zip`` (``attachments`` decides media) or ``csv``."""
     form = get_form(session, project_id, xml_form_id)
     options = Options(
         group_paths=flag(params, "groupPaths", True),
@@ -78,9 +78,7 @@ def prepare(
     if kind == "csv":
         return Prepared(f"{xml_form_id}.csv", FORMATS["csv"], rows, lambda eng, _store: root_csv(eng, query, options))
     if kind != "csv-zip":
-        from sync.exports.files import prepared_file
-
-        return prepared_file(kind, xml_form_id, query, options, params, rows)
+        raise BadRequest(f"Unknown export format {kind!r}; expected one of {', '.join(FORMATS)}.")
     names = file_names(query.schema, xml_form_id)
     filename = f"{xml_form_id}.zip" if with_media else f"{xml_form_id}.csv.zip"
     return Prepared(
@@ -110,11 +108,6 @@ def audit(
         user_id=user_id,
     )
     session.commit()
-
-
-def query_for(session: Session, project_id: int, xml_form_id: str, params: Mapping[str, str], area: str | None):  # noqa: ANN201
-    form = get_form(session, project_id, xml_form_id)
-    return build_query(session, form, filter_text=params.get("$filter"), area=area)
 
 
 __all__ = ["ExportQuery", "Prepared", "prepare"]

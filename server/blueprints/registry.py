@@ -28,7 +28,7 @@ from server.schemas.registry import (
 from sync.errors import BadRequest, NotFound
 from sync.oversight.flags import list_flags, resolve_flag
 from sync.registry.clearance import clearance
-from sync.registry.entities import DATASET, entity_versions, get_entity
+from sync.registry.entities import DATASET, entity_listing, entity_versions, get_entity
 from sync.registry.queries import dataset_summary, get_household, household_detail, list_households
 
 bp = Blueprint("registry", __name__)
@@ -99,10 +99,7 @@ def datasets(project_id: int) -> Response:
 def entities(project_id: int, name: str) -> Response:
     require("registry.read", project_id, None)
     _dataset(name)
-    session = db()
-    body = []
-    for found in list_households(session, project_id):
-        body.append(_entity_json(found, entity_versions(session, found)))
+    body = [_entity_json(found, versions) for found, versions in entity_listing(db(), project_id)]
     return jsonify(body)
 
 

@@ -126,17 +126,11 @@ def _counted_rows(model: type) -> Select:
     return select(model).where(model.household_id == bindparam("household_id"), counted(model))
 
 
-def contributions(session: Session, household_id: int) -> list:
-    """Every counted record of a household in order of receipt: entity version N is the N-th of them."""
-    rows = [row for model in HISTORY for row in history_of(session, model, household_id)]
-    return sorted(rows, key=lambda row: (row.received_at, row.id))
-
-
 def refresh_household(session: Session, household: Household) -> None:
     """Recompute the household's current columns and member rows from its counted history."""
     session.flush()
     # Each table is read once: the counted rows of all four are also the household's contributions, so the
-    # entity version (their number, see ``contributions``) needs no second round of queries.
+    # entity version (their number, as sync/registry/entities.py counts them) needs no second round of queries.
     counted = {model: history_of(session, model, household.id) for model in HISTORY}
     baselines = counted[BaselineRecord]
     appraisals = [row for row in counted[HousingAppraisal] if row.grade]

@@ -94,6 +94,7 @@ class FlagSchema(Schema):
     details = fields.Dict()
     createdAt = fields.Function(lambda flag: iso_time(flag.created_at))
     resolvedAt = fields.Function(lambda flag: iso_time(flag.resolved_at))
+    resolvedBy = fields.Integer(attribute="resolved_by_user_id", allow_none=True)
 
 
 class FlagUpdateSchema(Schema):

@@ -130,15 +130,21 @@ def _check(settings: Settings) -> list[str]:
     return problems
 
 
-def ensure_secret_key(settings: Settings) -> str:
-    """The configured secret, or one generated once and kept in the data dir (sessions survive restarts)."""
+def ensure_secret_key(settings: Settings, *, create: bool = True) -> str:
+    """The configured secret, or one generated once and kept in the data dir (sessions survive restarts).
+
+    With ``create=False`` (commands that never serve HTTP) nothing is written: a missing key file gives a
+    key for this process only, which nothing it does outlives.
+    """
     if settings.secret_key:
         return settings.secret_key
     path = settings.data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
+    if not create:
+        return key
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(key)
     path.chmod(0o600)
     return key

@@ -29,7 +29,9 @@ class PhoneSetup:
 
 
 def prepare_database(services: Services, project_id: int | None) -> Project:
-    upgrade(services.engine)
+    before, after = upgrade(services.engine)
+    if before != after:
+        log.info("database upgraded from %s to %s", before or "empty", after)
     with transaction(services.sessions) as session:
         default, _app_user = ensure_default_project(session, services.settings.default_project_name)
         project = default if project_id is None else get_project(session, project_id)

@@ -152,6 +152,33 @@ def test_a_duplicate_name_is_refused_with_its_row(tmp_path: Path) -> None:
     assert str(refused.value).startswith(
         "duplicate.md, sheet 'survey', row 4: The 'name' value 'name' is invalid."
     )
+    # The first use is named too: the designer decides which of the two to rename.
+    assert str(refused.value).endswith("It is first used in row 2.")
+
+
+def test_a_duplicate_name_names_the_first_use_in_the_same_group(tmp_path: Path) -> None:
+    """Names are unique per group: the same name inside a group is not the first use."""
+    source = broken_form(
+        tmp_path,
+        "duplicate_group.md",
+        """
+| survey |             |        |        |
+|        | type        | name   | label  |
+|        | begin group | member | Member |
+|        | integer     | age    | Age    |
+|        | end group   |        |        |
+|        | integer     | age    | Age    |
+|        | text        | note   | Note   |
+|        | integer     | age    | Again  |
+| settings |          |         |
+|          | form_id  | version |
+|          | duplicate_group | 1 |
+""",
+    )
+    with pytest.raises(FormBuildError) as refused:
+        compile_xlsform(source, validate=False)
+    assert refused.value.row == 7
+    assert str(refused.value).endswith("It is first used in row 5.")
 
 
 def test_an_error_in_a_workbook_names_the_excel_row(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ READING_COMMANDS = [
     ["jobs", "retry"],
     ["registry", "rebuild"],
     ["media", "check"],
+    ["media", "sweep"],
     ["qr"],
     ["worker"],
     ["forms", "state", "hh_baseline", "closing"],

@@ -224,6 +224,7 @@ class Server:
         if number == 1:
             form = data_dir.parent / "bench_household.md"
             form.write_text(FORM, encoding="utf-8")
+            self._cli(["db", "upgrade"])  # a fresh data folder: publishing needs an installation
             self._cli(["forms", "publish", str(form)])
             if scenario.basic:
                 self._cli(["users", "create", "--email", EMAIL, "--role", "enumerator"], stdin=PASSWORD + "\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from forms.diagnostics import FormBuildError, Location, pyxform_location
+from forms.diagnostics import FormBuildError, Location, name_first_used, pyxform_location
 from forms.locations import MEDIA_DIR, SOURCES_DIR
 from forms.media_files import media_file, referenced_media
 from forms.odk_validate import validate_xform
@@ -72,6 +72,7 @@ def compile_xlsform(path: Path, *, validate: bool = True) -> CompiledForm:
         result = convert(xlsform=str(path), warnings=warnings, validate=False, pretty_print=False)
     except PyXFormError as exc:
         location, text = pyxform_location(str(exc), getattr(exc, "context", None))
+        text = name_first_used(path, text, location.row if location else None)
         raise FormBuildError(path, text, location) from exc
     except Exception as exc:  # noqa: BLE001 - pyxform raises plain errors on some malformed sheets
         raise FormBuildError(path, f"pyxform could not read the form: {exc}") from exc

@@ -209,6 +209,41 @@ def survey_rows(source: Path) -> dict[str, int]:
     return rows
 
 
+_DUPLICATE_NAME = re.compile(
+    r"the 'name' value '[^']*' is invalid\. Questions, groups, and repeats must be unique", re.IGNORECASE
+)
+_OPENS = ("begin group", "begin_group", "begin repeat", "begin_repeat", "begin loop", "begin_loop")
+_CLOSES = ("end group", "end_group", "end repeat", "end_repeat", "end loop", "end_loop")
+
+
+def name_first_used(source: Path, message: str, row: int | None) -> str:
+    """Add to pyxform's duplicate-name message the row where the name was first used.
+
+    pyxform names only the second row; the designer has to find the first among hundreds. Names must
+    be unique within their group or repeat, so the earlier row is searched in the same group.
+    """
+    if row is None or not _DUPLICATE_NAME.search(message):
+        return message
+    groups: list[int] = []  # rows of the groups and repeats open at each row
+    seen: dict[tuple[tuple[int, ...], str], int] = {}
+    for index, cells in survey_sheet(source):
+        kind = " ".join((cells.get("type") or "").split()).lower()
+        name = (cells.get("name") or "").strip()
+        if kind in _CLOSES:
+            if groups:
+                groups.pop()
+            continue
+        key = (tuple(groups), name)
+        if index == row:
+            first = seen.get(key)
+            return message if first is None else f"{message.rstrip()} It is first used in row {first}."
+        if name:
+            seen.setdefault(key, index)
+        if kind in _OPENS:
+            groups.append(index)
+    return message
+
+
 def row_with_filter(source: Path, predicate: str, root: str | None) -> tuple[int, str] | None:
     """Find the survey row whose ``choice_filter`` compiled to ``predicate``: (row, field name).
 

@@ -26,6 +26,11 @@ def referenced_media(xml: bytes | str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def media_folders(directory: Path = SOURCES_DIR) -> tuple[Path, Path]:
+    """Where ``media_file`` looks, in order: the ``media`` folder beside the sources, then their own folder."""
+    return directory / "media", directory
+
+
 def media_file(name: str, directory: Path = SOURCES_DIR) -> Path | None:
     """Return the file ``name`` for forms in ``directory``, or None when it is missing.
 
@@ -35,7 +40,7 @@ def media_file(name: str, directory: Path = SOURCES_DIR) -> Path | None:
     """
     if not name or Path(name).name != name or name in (".", ".."):
         return None
-    for folder in (directory / "media", directory):
+    for folder in media_folders(directory):
         candidate = folder / name
         if candidate.is_file():
             return candidate

@@ -61,6 +61,14 @@ def require(permission: str, project_id: int, token: str | None) -> Actor:
     return actor
 
 
+def require_role(permission: str) -> Actor:
+    """A named account whose role has ``permission``, for URLs above any one project (``GET /v1/projects``)."""
+    actor = authenticate(None)
+    if permission not in PERMISSIONS.get(actor.role, set()):
+        raise Forbidden(f"Your role ({actor.role}) may not do this.")
+    return actor
+
+
 def _from_token(token: str) -> Actor:
     app_user = app_user_for_token(db(), token)
     if app_user is None:

@@ -11,26 +11,44 @@ from pathlib import Path
 import click
 
 from server.config import SettingsError, load_settings
-from server.services import Services, build_services
+from server.services import DataFolderMissing, Services, build_services
 from sync.access.roles import ROLES
 
 
-def _services(**overrides: object) -> Services:
+def _services(*, create: bool = False, **overrides: object) -> Services:
+    """Settings and services for one command.
+
+    ``create=True`` only for the commands that set an installation up (``serve``, ``db upgrade``, ``users
+    create``): they make the data folder and migrate. Every other command refuses, with the reason and no
+    traceback, a data folder that does not exist or a database that is not at this version's revision.
+    """
     try:
         settings = load_settings(**overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    services = build_services(settings)
+    logging.getLogger("qingling").setLevel(settings.log_level.upper())
+    try:
+        services = build_services(settings, create=create)
+    except DataFolderMissing as exc:
+        raise click.ClickException(str(exc)) from None
     context = click.get_current_context(silent=True)
     if context is not None:
         context.call_on_close(services.engine.dispose)  # close pooled connections when the command ends
+    if not create:
+        from sync.db.migrate import schema_problem
+
+        problem = schema_problem(services.engine)
+        if problem is not None:
+            raise click.ClickException(problem)
     return services
 
 
 @click.group()
 def main() -> None:
     """Qingling: the household-survey server for ODK Collect."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Libraries (alembic, waitress) speak up only for warnings; Qingling's own loggers at QINGLING_LOG_LEVEL.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qingling").setLevel(logging.INFO)
 
 
 @main.command()
@@ -45,7 +63,7 @@ def serve(host: str | None, port: int | None) -> None:
     from server.startup import prepare, print_banner
     from sync.work.worker import Worker
 
-    services = _services(host=host, port=port)
+    services = _services(create=True, host=host, port=port)
     summary = prepare(services)
     print_banner(services.settings, summary)
     app = create_app(services=services)
@@ -74,9 +92,12 @@ def db_upgrade() -> None:
     """Apply the database migrations (safe to repeat)."""
     from sync.db.migrate import upgrade
 
-    services = _services()
-    upgrade(services.engine)
-    click.echo("database is at the latest revision")
+    services = _services(create=True)
+    before, after = upgrade(services.engine)
+    if before == after:
+        click.echo(f"database is at the latest revision ({after})")
+    else:
+        click.echo(f"database upgraded from {before or 'empty'} to {after}")
 
 
 @main.group()
@@ -100,7 +121,7 @@ def users_create(email: str, role: str) -> None:
             raise click.ClickException("the passwords differ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    services = _services()
+    services = _services(create=True)
     upgrade(services.engine)  # a fresh data folder has no tables yet
     try:
         with transaction(services.sessions) as session:
@@ -206,7 +227,10 @@ def jobs_list(show_all: bool) -> None:
 
     services = _services()
     with services.sessions() as session:
-        for job in list_jobs(session, include_done=show_all):
+        found = list_jobs(session, include_done=show_all)
+        if not found:
+            click.echo("no jobs" if show_all else "no pending or failed jobs")
+        for job in found:
             error = (job.last_error or "").strip().splitlines()[-1:] or [""]
             click.echo(f"{job.id}\t{job.kind}\t{job.state}\tattempts={job.attempts}\t{error[0]}")
 

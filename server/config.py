@@ -113,6 +113,21 @@ def _check(settings: Settings) -> list[str]:
         problems.append(f"QINGLING_BLOB_STORE: must be 'local' or 's3', got {settings.blob_store!r}")
     if settings.blob_store == "s3" and not settings.s3_bucket:
         problems.append("QINGLING_S3_BUCKET: required when QINGLING_BLOB_STORE=s3")
+    # A setting of the store not in use would be ignored without a word: photos would go where the operator
+    # did not mean them to (docs/configuration.md, "Blob store").
+    if settings.blob_store == "local":
+        for name in ("s3_bucket", "s3_endpoint_url", "s3_prefix", "s3_region"):
+            if getattr(settings, name):
+                problems.append(
+                    f"QINGLING_{name.upper()}: set, but QINGLING_BLOB_STORE is 'local', so photos would go to "
+                    f"the local folder {settings.resolved_blob_dir} and this setting would be ignored; set "
+                    "QINGLING_BLOB_STORE=s3 to use S3, or unset it"
+                )
+    if settings.blob_store == "s3" and settings.blob_dir is not None:
+        problems.append(
+            "QINGLING_BLOB_DIR: set, but QINGLING_BLOB_STORE is 's3', so it would be ignored; unset it, or set "
+            "QINGLING_BLOB_STORE=local to keep photos in that folder"
+        )
     if settings.max_upload_bytes < 1_000_000:
         problems.append("QINGLING_MAX_UPLOAD_BYTES: must be at least 1000000")
     if not 1 <= settings.port <= 65535:
@@ -130,15 +145,21 @@ def _check(settings: Settings) -> list[str]:
     return problems
 
 
-def ensure_secret_key(settings: Settings) -> str:
-    """The configured secret, or one generated once and kept in the data dir (sessions survive restarts)."""
+def ensure_secret_key(settings: Settings, *, create: bool = True) -> str:
+    """The configured secret, or one generated once and kept in the data dir (sessions survive restarts).
+
+    With ``create=False`` (commands that never serve HTTP) nothing is written: a missing key file gives a
+    key for this process only, which nothing it does outlives.
+    """
     if settings.secret_key:
         return settings.secret_key
     path = settings.data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
+    if not create:
+        return key
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(key)
     path.chmod(0o600)
     return key

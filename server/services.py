@@ -48,22 +48,54 @@ class Services:
         return job_kinds(self.photos)
 
 
-def build_services(settings: Settings) -> Services:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+class DataFolderMissing(Exception):
+    """A command that only uses existing data was pointed at a data folder that does not exist."""
+
+
+def data_folder_problem(settings: Settings) -> str | None:
+    """Why ``settings.data_dir`` cannot be used as an existing data folder, or None when it can.
+
+    A relative ``QINGLING_DATA_DIR`` (the default is ``qingling-data``) is read from the current folder, so
+    running a command elsewhere would silently start an empty installation there; the message says so.
+    """
+    folder = settings.data_dir
+    if folder.is_dir():
+        return None
+    where = folder.resolve()
+    if folder.exists():
+        return f"the data folder {where} (QINGLING_DATA_DIR) is a file, not a folder"
+    relative = "" if folder.is_absolute() else f", the relative path {folder} read from the current folder"
+    return (
+        f"there is no data folder at {where} (QINGLING_DATA_DIR{relative}). Run the command where the data "
+        "folder is, or set QINGLING_DATA_DIR to it; `qingling serve`, `qingling db upgrade` and "
+        "`qingling users create` make a new one."
+    )
+
+
+def build_services(settings: Settings, *, create: bool = True) -> Services:
+    """Build everything from ``settings``; ``create=False`` refuses a missing data folder instead of making it.
+
+    Only the commands that set an installation up (``serve``, ``db upgrade``, ``users create``) and the tests
+    create folders; every other command uses what is there (raises :class:`DataFolderMissing`).
+    """
+    if create:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    elif (problem := data_folder_problem(settings)) is not None:
+        raise DataFolderMissing(problem)
     engine = make_engine(settings.resolved_database_url, pool_size=max(settings.threads, 5))
-    secret_key = ensure_secret_key(settings)
+    secret_key = ensure_secret_key(settings, create=create)
     return Services(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        store=build_store(settings),
+        store=build_store(settings, create=create),
         verifier=PasswordVerifier(secret_key),
         secret_key=secret_key,
     )
 
 
-def build_store(settings: Settings) -> BlobStore:
+def build_store(settings: Settings, *, create: bool = True) -> BlobStore:
     if settings.blob_store == "s3":
         return make_store(
             "s3",
@@ -72,4 +104,4 @@ def build_store(settings: Settings) -> BlobStore:
             prefix=settings.s3_prefix,
             region=settings.s3_region or None,
         )
-    return make_store("local", root=settings.resolved_blob_dir)
+    return make_store("local", root=settings.resolved_blob_dir, create=create)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
-from server.auth import require
+from server.auth import require, require_role
 from server.context import db
 from server.downloads import blob_response
 from server.openrosa import XML_TYPE
@@ -13,11 +13,18 @@ from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, Subm
 from server.schemas.registry import ReviewSchema
 from sync.errors import BadRequest, NotFound
 from sync.intake.forms import get_form, project_forms
-from sync.intake.projects import get_project
+from sync.intake.projects import get_project, list_projects
 from sync.intake.submissions import count_submissions, get_attachment, get_submission, list_submissions
 from sync.review.reviews import set_review_state
 
 bp = Blueprint("api", __name__)
+
+
+@bp.get("/projects")
+def projects() -> Response:
+    """Central's project list; every project, as roles are not limited to projects."""
+    require_role("submission.read")
+    return jsonify(ProjectSchema(many=True).dump(list_projects(db())))
 
 
 @bp.get("/projects/<int:project_id>")
@@ -33,6 +40,12 @@ def project(project_id: int) -> Response:
 def forms(project_id: int) -> Response:
     require("submission.read", project_id, None)
     return jsonify(FormSchema(many=True).dump(project_forms(db(), project_id)))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>")
+def form(project_id: int, xml_form_id: str) -> Response:
+    require("submission.read", project_id, None)
+    return jsonify(FormSchema().dump(get_form(db(), project_id, xml_form_id)))
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions")
@@ -73,6 +86,15 @@ def review(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     set_review_state(session, form, instance_id, body["reviewState"], user_id=actor.user_id)
     session.commit()
     return jsonify(SubmissionSchema().dump(get_submission(session, form, instance_id)))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/comments")
+def comments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """Central's comment list. Qingling keeps no comments (a review decision is a state), so it is empty."""
+    require("submission.read", project_id, None)
+    session = db()
+    get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
+    return jsonify([])
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/attachments")

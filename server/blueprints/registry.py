@@ -16,6 +16,7 @@ from server.context import db
 from server.schemas.api import iso_time
 from server.schemas.registry import (
     ClearanceSchema,
+    DatasetDetailSchema,
     DatasetSchema,
     EntityVersionSchema,
     FlagSchema,
@@ -29,7 +30,7 @@ from sync.errors import BadRequest, NotFound
 from sync.oversight.flags import list_flags, resolve_flag
 from sync.registry.clearance import clearance
 from sync.registry.entities import DATASET, entity_listing, entity_versions, get_entity
-from sync.registry.queries import dataset_summary, get_household, household_detail, list_households
+from sync.registry.queries import dataset_detail, dataset_summary, get_household, household_detail, list_households
 
 bp = Blueprint("registry", __name__)
 
@@ -93,6 +94,13 @@ def update_flag(project_id: int, flag_id: int) -> Response:
 def datasets(project_id: int) -> Response:
     require("registry.read", project_id, None)
     return jsonify(DatasetSchema(many=True).dump([dataset_summary(db(), project_id)]))
+
+
+@bp.get("/projects/<int:project_id>/datasets/<name>")
+def dataset(project_id: int, name: str) -> Response:
+    require("registry.read", project_id, None)
+    _dataset(name)
+    return jsonify(DatasetDetailSchema().dump(dataset_detail(db(), project_id)))
 
 
 @bp.get("/projects/<int:project_id>/datasets/<name>/entities")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from marshmallow import Schema, fields
 
 
@@ -37,19 +39,44 @@ class AttachmentSchema(Schema):
 
 
 class FormSchema(Schema):
+    """A form as Central describes it; fields Qingling has no value for are null (no Enketo, no encryption,
+    no drafts, no record of when a form's state last changed)."""
+
     projectId = fields.Integer(attribute="project_id")
     xmlFormId = fields.String(attribute="xml_form_id")
     state = fields.String()
+    enketoId = fields.Constant(None)
+    enketoOnceId = fields.Constant(None)
     name = fields.Function(lambda form: form.current_version.title if form.current_version else None)
     version = fields.Function(lambda form: form.current_version.version if form.current_version else None)
     hash = fields.Function(lambda form: form.current_version.md5 if form.current_version else None)
+    sha = fields.Function(lambda form: _sha1(form.current_version.xml) if form.current_version else None)
+    sha256 = fields.Function(lambda form: form.current_version.sha256 if form.current_version else None)
+    keyId = fields.Constant(None)
+    draftToken = fields.Constant(None)
     createdAt = fields.Function(lambda form: iso_time(form.created_at))
+    updatedAt = fields.Constant(None)
+    publishedAt = fields.Function(
+        lambda form: iso_time(form.current_version.published_at) if form.current_version else None
+    )
 
 
 class ProjectSchema(Schema):
+    """A project as Central describes it: Qingling neither archives, deletes nor encrypts projects."""
+
     id = fields.Integer()
     name = fields.String()
+    description = fields.Constant(None)
+    archived = fields.Constant(False)
+    keyId = fields.Constant(None)
     createdAt = fields.Function(lambda project: iso_time(project.created_at))
+    updatedAt = fields.Constant(None)
+    deletedAt = fields.Constant(None)
+
+
+def _sha1(data: bytes) -> str:
+    """Central's ``sha`` of the form XML; not stored, as nothing but this listing needs it."""
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
 
 def iso_time(value) -> str | None:  # noqa: ANN001

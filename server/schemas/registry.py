@@ -94,6 +94,7 @@ class FlagSchema(Schema):
     details = fields.Dict()
     createdAt = fields.Function(lambda flag: iso_time(flag.created_at))
     resolvedAt = fields.Function(lambda flag: iso_time(flag.resolved_at))
+    resolvedBy = fields.Integer(attribute="resolved_by_user_id", allow_none=True)
 
 
 class FlagUpdateSchema(Schema):
@@ -116,6 +117,22 @@ class DatasetSchema(Schema):
     approvalRequired = fields.Constant(False)
     entities = fields.Integer()
     lastEntity = fields.Function(lambda d: iso_time(d.last_entity))
+    ownerOnly = fields.Constant(False)
+
+
+class DatasetDetailSchema(Schema):
+    """Central's dataset metadata (``GET .../datasets/{name}``): the summary's fields, the forms that create
+    or update households and those that attach the list; no form saves a property (the registry derives
+    them), so each property names no form."""
+
+    def dump(self, obj, *, many=None):  # noqa: ANN001, ANN201 - a DatasetDetail
+        data = DatasetSchema().dump(obj.summary)
+        data["sourceForms"] = [{"xmlFormId": form_id, "name": title} for form_id, title in obj.source_forms]
+        data["linkedForms"] = [{"xmlFormId": form_id, "name": title} for form_id, title in obj.linked_forms]
+        data["properties"] = [
+            {"name": name, "odataName": name, "publishedAt": data["createdAt"], "forms": []} for name in obj.properties
+        ]
+        return data
 
 
 def source_links(source: SourceRecord) -> dict:

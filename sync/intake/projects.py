@@ -31,3 +31,8 @@ def ensure_default_project(session: Session, name: str) -> tuple[Project, AppUse
 
 def get_project(session: Session, project_id: int) -> Project | None:
     return session.get(Project, project_id)
+
+
+def list_projects(session: Session) -> list[Project]:
+    """Every project, oldest first: accounts are not limited to projects (roles apply to all of them)."""
+    return list(session.scalars(select(Project).order_by(Project.id)))

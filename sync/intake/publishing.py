@@ -17,6 +17,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms.media_files import media_folders
 from media.digests import digest_stream
 from media.store import BlobStore, blob_key
 from sync.db.models import Form, FormAttachment, FormVersion, Project
@@ -48,9 +49,10 @@ def publish_form(
     """Publish ``compiled`` in ``project``; a no-op when the same version is already there unchanged."""
     missing = [name for name in compiled.media if name not in media_files]
     if missing:
+        folders = " or ".join(f"{folder.resolve()}/" for folder in media_folders(compiled.source.parent))
         raise BadRequest(
             f"{compiled.source.name}: the form uses media file(s) {', '.join(missing)} "
-            "but they were not found next to it (forms/sources/media/)."
+            f"but they were not found in {folders}"
         )
     xml_sha256 = hashlib.sha256(compiled.xml).hexdigest()
     media = {name: _digest(media_files[name]) for name in compiled.media}

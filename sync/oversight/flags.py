@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from sync.db.models import Flag, SubmissionVersion, User, utcnow
+from sync.db.models import Flag, SubmissionVersion, utcnow
 from sync.db.models.core import Form
 from sync.errors import BadRequest, NotFound
 
@@ -124,7 +124,12 @@ def list_flags(
     return list(session.scalars(query.order_by(Flag.id)))
 
 
-def resolve_flag(session: Session, project_id: int, flag_id: int, state: str, user: User | None) -> Flag:
+def resolve_flag(session: Session, project_id: int, flag_id: int, state: str, user_id: int | None) -> Flag:
+    """Set a flag's state; ``user_id`` is the account deciding (None for a decision without one).
+
+    The caller passes the id it authenticated, not a loaded ``User``: the HTTP layer knows who is
+    calling by id only, and loading the row just to read its id back again would be a wasted query.
+    """
     if state not in STATES:
         raise BadRequest(f"Unknown flag state {state!r}; use one of {', '.join(STATES)}.")
     flag = session.get(Flag, flag_id)
@@ -132,5 +137,5 @@ def resolve_flag(session: Session, project_id: int, flag_id: int, state: str, us
         raise NotFound(f"There is no flag {flag_id} in this project.")
     flag.state = state
     flag.resolved_at = None if state == "open" else utcnow()
-    flag.resolved_by_user_id = None if state == "open" or user is None else user.id
+    flag.resolved_by_user_id = None if state == "open" else user_id
     return flag

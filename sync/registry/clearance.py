@@ -1,8 +1,13 @@
 """The clearance view the campaign is measured by: open problems of an area as of a date.
 
 For every household registered in the area on the date, the latest counted record of each kind dated on
-or before it decides: C/D housing, water that does not meet (``budabiao``), income under each line. A
-household with no such record is counted as unknown, never as cleared.
+or before it decides: C/D housing, water that does not meet (``budabiao``), income under each line.
+
+A household is cleared only when every one of them is known and none is a problem. Unknown, never
+cleared: a household with no such record, a registration whose verdict could not be computed (no rule
+parameters for its year, or rejected by the rules), and a topic whose newest record could not be judged
+although an older one was fine (the newer facts may show a problem). A problem an older record showed
+stays open until a judged record clears it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import date
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from sync.db.models import Household, HousingAppraisal, IncomeCheck, WaterSurvey
+from sync.db.models import BaselineRecord, Household, HousingAppraisal, IncomeCheck, WaterSurvey
 from sync.errors import BadRequest
 from sync.registry.households import counted
 
@@ -26,6 +31,7 @@ class Clearance:
     level: str
     as_of: date
     households: int = 0
+    baseline_unknown: int = 0  # registration verdict not computed (no parameters for the year, or rejected)
     housing_unsafe: int = 0  # house grade C or D
     housing_grades: dict[str, int] = field(default_factory=lambda: {"A": 0, "B": 0, "C": 0, "D": 0})
     housing_unknown: int = 0
@@ -36,6 +42,8 @@ class Clearance:
     income_below_dibao_line: int = 0
     income_unknown: int = 0
     households_with_open_problems: int = 0
+    households_unknown: int = 0  # no open problem, but something not known: not cleared
+    households_cleared: int = 0  # every topic known, none a problem
 
 
 def area_level(area: str) -> str:
@@ -56,48 +64,95 @@ def clearance(session: Session, project_id: int, area: str, as_of: date) -> Clea
         )
         .subquery()
     )
-    result.households = session.scalar(select(func.count()).select_from(households)) or 0
-    grades = _latest(session, HousingAppraisal, HousingAppraisal.grade, households, as_of)
-    waters = _latest(session, WaterSurvey, WaterSurvey.verdict, households, as_of)
+    ids = set(session.scalars(select(households.c.id)))
+    result.households = len(ids)
+    problems: set[int] = set()
+    known: dict[str, set[int]] = {}
+
+    baselines = _latest(session, BaselineRecord, BaselineRecord.status == "accepted", households, as_of)
+    unjudged = {household_id for household_id in ids if household_id not in baselines.judged}
+    result.baseline_unknown = len(unjudged)
+
+    housing = _latest(session, HousingAppraisal, HousingAppraisal.grade.is_not(None), households, as_of,
+                      HousingAppraisal.grade)  # fmt: skip
+    for household_id, (grade,) in housing.values.items():
+        result.housing_grades[grade] += 1
+        if grade in ("C", "D"):
+            result.housing_unsafe += 1
+            problems.add(household_id)
+    known["housing"] = housing.known(problems)
+
+    water = _latest(session, WaterSurvey, WaterSurvey.verdict.is_not(None), households, as_of, WaterSurvey.verdict)
+    water_problems = {household_id for household_id, (verdict,) in water.values.items() if verdict == "budabiao"}
+    result.water_unsafe = len(water_problems)
+    problems |= water_problems
+    known["water"] = water.known(water_problems)
+
     incomes = _latest(
         session,
         IncomeCheck,
-        IncomeCheck.income_pc,
+        IncomeCheck.status == "computed",
         households,
         as_of,
         IncomeCheck.below_exit_line,
         IncomeCheck.below_monitor_line,
         IncomeCheck.below_dibao_line,
     )
-    problems: set[int] = set()
-    for household_id, grade in grades.items():
-        result.housing_grades[grade[0]] += 1
-        if grade[0] in ("C", "D"):
-            result.housing_unsafe += 1
-            problems.add(household_id)
-    for household_id, verdict in waters.items():
-        if verdict[0] == "budabiao":
-            result.water_unsafe += 1
-            problems.add(household_id)
-    for household_id, (_pc, below_exit, below_monitor, below_dibao) in incomes.items():
+    income_problems: set[int] = set()
+    decided: set[int] = set()  # at least one line applied (exit before 2021, monitoring from 2019/2020)
+    for household_id, (below_exit, below_monitor, below_dibao) in incomes.values.items():
         result.income_below_poverty_line += bool(below_exit)
         result.income_below_monitor_line += bool(below_monitor)
         result.income_below_dibao_line += bool(below_dibao)
         if below_exit or below_monitor:
-            problems.add(household_id)
-    result.housing_unknown = result.households - len(grades)
-    result.water_unknown = result.households - len(waters)
-    result.income_unknown = result.households - len(incomes)
+            income_problems.add(household_id)
+        if below_exit is not None or below_monitor is not None:
+            decided.add(household_id)
+    problems |= income_problems
+    known["income"] = incomes.known(income_problems) & (decided | income_problems)
+
+    result.housing_unknown = result.households - len(known["housing"])
+    result.water_unknown = result.households - len(known["water"])
+    result.income_unknown = result.households - len(known["income"])
     result.households_with_open_problems = len(problems)
+    cleared = ids - problems - unjudged
+    for topic in known.values():
+        cleared &= topic
+    result.households_cleared = len(cleared)
+    result.households_unknown = result.households - len(problems) - len(cleared)
     return result
 
 
-def _latest(session: Session, model, value, households, as_of: date, *extra) -> dict[int, tuple]:  # noqa: ANN001
-    """household id -> (value, *extra) of its latest counted record with a value, on or before ``as_of``."""
+@dataclass
+class _Latest:
+    """One kind of record for the households of an area: what the latest judged record says, and which
+    households' newest record is judged."""
+
+    values: dict[int, tuple]  # household id -> extra columns of its latest judged record
+    judged: set[int]  # households whose newest counted record is the latest judged one
+
+    def known(self, problems: set[int]) -> set[int]:
+        """Households whose topic is known: a problem shown by any judged record, or a judged newest record."""
+        return (set(self.values) & problems) | self.judged
+
+
+def _latest(session: Session, model, judged, households, as_of: date, *extra) -> _Latest:  # noqa: ANN001
+    """The latest counted record with a verdict (``judged``), and the newest counted record of every kind,
+    per household, on or before ``as_of``."""
+    newest = _ranked(session, model, None, households, as_of)
+    latest = _ranked(session, model, judged, households, as_of, *extra)
+    return _Latest(
+        values={household_id: row[1:] for household_id, row in latest.items()},
+        judged={household_id for household_id, row in latest.items() if newest.get(household_id, (None,))[0] == row[0]},
+    )
+
+
+def _ranked(session: Session, model, condition, households, as_of: date, *extra) -> dict[int, tuple]:  # noqa: ANN001
+    """household id -> (record id, *extra) of its latest counted record meeting ``condition``."""
     ranked = (
         select(
             model.household_id,
-            value.label("value"),
+            model.id,
             *extra,
             func.row_number()
             .over(
@@ -108,9 +163,9 @@ def _latest(session: Session, model, value, households, as_of: date, *extra) -> 
         )
         .where(
             model.household_id.in_(select(households.c.id)),
-            value.is_not(None),
             model.survey_date <= as_of,
             counted(model),
+            *([] if condition is None else [condition]),
         )
         .subquery()
     )

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from sync.db.models import Flag, Form, Household, Person, Submission, SubmissionVersion
+from sync.db.models import Flag, Form, FormAttachment, FormVersion, Household, Person, Submission, SubmissionVersion
 from sync.errors import NotFound
 from sync.oversight.flags import list_flags
-from sync.registry.entities import DATASET, registered
+from sync.registry.entities import DATASET, PROPERTIES, registered
 from sync.registry.households import HISTORY
 
 
@@ -102,3 +102,34 @@ def dataset_summary(session: Session, project_id: int) -> DatasetSummary:
     ).one()
     first = session.scalar(select(func.min(Form.created_at)).where(Form.project_id == project_id))
     return DatasetSummary(DATASET, project_id, first, count, last)
+
+
+@dataclass(frozen=True)
+class DatasetDetail:
+    """Central's dataset metadata: the summary, and the forms that create or update households (source) and
+    that attach the list (linked), as (xmlFormId, title). The properties are derived from the registry, not
+    saved by any form."""
+
+    summary: DatasetSummary
+    source_forms: list[tuple[str, str]]
+    linked_forms: list[tuple[str, str]]
+    properties: tuple[str, ...] = PROPERTIES
+
+
+def dataset_detail(session: Session, project_id: int) -> DatasetDetail:
+    def forms_where(condition) -> list[tuple[str, str]]:  # noqa: ANN001 - a SQL condition on the current version
+        rows = session.execute(
+            select(Form.xml_form_id, FormVersion.title)
+            .join(FormVersion, FormVersion.id == Form.current_version_id)
+            .where(Form.project_id == project_id, condition)
+            .order_by(Form.xml_form_id)
+            .distinct()
+        )
+        return [(form_id, title) for form_id, title in rows]
+
+    linked = FormVersion.id.in_(select(FormAttachment.form_version_id).where(FormAttachment.dataset == DATASET))
+    return DatasetDetail(
+        summary=dataset_summary(session, project_id),
+        source_forms=forms_where(FormVersion.entity_dataset == DATASET),
+        linked_forms=forms_where(linked),
+    )

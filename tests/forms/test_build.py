@@ -25,6 +25,13 @@ from forms.odk_validate import java_executable
 DATA_FORMS = Path(__file__).resolve().parents[1] / "data" / "forms"
 FORM_IDS = ["hh_baseline", "house_appraisal", "income_check", "water_survey"]
 FOLLOW_UPS = ["house_appraisal", "income_check", "water_survey"]
+# The versions in the shipped workbooks' settings sheets (income_check: the income lines to 2035).
+SHIPPED_VERSIONS = {
+    "hh_baseline": "2026112201",
+    "house_appraisal": "2026112201",
+    "income_check": "2026120101",
+    "water_survey": "2026112201",
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,7 @@ def test_the_four_survey_forms_compile_and_pass_odk_validate(compiled: dict[str,
     for form_id, form in compiled.items():
         assert form.source == SOURCES_DIR / f"{form_id}.xlsx"
         assert form.xml.startswith(b"<?xml")
-        assert form.version == "2026112201"
+        assert form.version == SHIPPED_VERSIONS[form_id]
         assert form.title
         assert form.warnings == (), f"{form_id}: {form.warnings}"
 
@@ -152,6 +159,33 @@ def test_a_duplicate_name_is_refused_with_its_row(tmp_path: Path) -> None:
     assert str(refused.value).startswith(
         "duplicate.md, sheet 'survey', row 4: The 'name' value 'name' is invalid."
     )
+    # The first use is named too: the designer decides which of the two to rename.
+    assert str(refused.value).endswith("It is first used in row 2.")
+
+
+def test_a_duplicate_name_names_the_first_use_in_the_same_group(tmp_path: Path) -> None:
+    """Names are unique per group: the same name inside a group is not the first use."""
+    source = broken_form(
+        tmp_path,
+        "duplicate_group.md",
+        """
+| survey |             |        |        |
+|        | type        | name   | label  |
+|        | begin group | member | Member |
+|        | integer     | age    | Age    |
+|        | end group   |        |        |
+|        | integer     | age    | Age    |
+|        | text        | note   | Note   |
+|        | integer     | age    | Again  |
+| settings |          |         |
+|          | form_id  | version |
+|          | duplicate_group | 1 |
+""",
+    )
+    with pytest.raises(FormBuildError) as refused:
+        compile_xlsform(source, validate=False)
+    assert refused.value.row == 7
+    assert str(refused.value).endswith("It is first used in row 5.")
 
 
 def test_an_error_in_a_workbook_names_the_excel_row(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
         "QINGLING_PUBLISH_FORMS_ON_START": "false",
         "QINGLING_ALLOW_HTTP_BASIC": "true",
     }
+    assert run(["db", "upgrade"], env).exit_code == 0  # publishing needs an installation, which this makes
     published = run(["forms", "publish", str(DATA / "forms" / "village_visit.md")], env)
     assert published.exit_code == 0, published.output
     assert "published village_visit" in published.output

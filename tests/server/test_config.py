@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from server.cli import main
 from server.config import Settings, SettingsError, load_settings
+from tests.protocol.test_concurrency import QINGLING
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 ROW = re.compile(r"^\|\s*`(QINGLING_[A-Z0-9_]+)`\s*\|([^|]*)\|", re.MULTILINE)
@@ -126,6 +128,46 @@ def test_s3_store_needs_a_bucket() -> None:
     with pytest.raises(SettingsError, match="QINGLING_S3_BUCKET: required"):
         load_settings({"QINGLING_BLOB_STORE": "s3"})
     assert load_settings({"QINGLING_BLOB_STORE": "s3", "QINGLING_S3_BUCKET": "photos"}).s3_bucket == "photos"
+
+
+@pytest.mark.parametrize(
+    "variable", ["QINGLING_S3_BUCKET", "QINGLING_S3_ENDPOINT_URL", "QINGLING_S3_PREFIX", "QINGLING_S3_REGION"]
+)
+def test_an_s3_setting_with_the_local_store_is_an_error_not_ignored(variable: str) -> None:
+    """Photos must not go to the local folder while the operator believes they go to the named bucket."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings({variable: "photos"})
+    (line,) = str(raised.value).splitlines()[1:]
+    assert line.strip().startswith(f"{variable}: set, but QINGLING_BLOB_STORE is 'local'")
+    assert "QINGLING_BLOB_STORE=s3" in line
+    with_s3 = {variable: "photos", "QINGLING_BLOB_STORE": "s3", "QINGLING_S3_BUCKET": "b"}
+    assert load_settings(with_s3).blob_store == "s3"
+    assert load_settings({variable: ""}).blob_store == "local"  # an empty variable is no setting
+
+
+def test_a_blob_folder_with_the_s3_store_is_an_error_not_ignored(tmp_path: Path) -> None:
+    environ = {"QINGLING_BLOB_STORE": "s3", "QINGLING_S3_BUCKET": "photos", "QINGLING_BLOB_DIR": str(tmp_path)}
+    with pytest.raises(SettingsError, match="QINGLING_BLOB_DIR: set, but QINGLING_BLOB_STORE is 's3'"):
+        load_settings(environ)
+
+
+def test_serve_refuses_to_start_with_a_bucket_and_the_local_store(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QINGLING_")}
+    env |= {"QINGLING_DATA_DIR": str(tmp_path / "data"), "QINGLING_S3_BUCKET": "survey-photos"}
+
+    # A process with a time limit: a server that started anyway must fail the test, not hang it.
+    result = subprocess.run(
+        [str(QINGLING), "serve", "--host", "127.0.0.1", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert "invalid configuration" in result.stderr and "QINGLING_S3_BUCKET: set, but" in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.parametrize("command", [["serve", "--host", "127.0.0.1"], ["db", "upgrade"], ["qr"]])

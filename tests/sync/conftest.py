@@ -31,13 +31,17 @@ def survey_forms(services: Services, project, compiled_survey_forms) -> SurveyFo
     return SurveyForms({form_id: form for form_id, (form, _source) in compiled_survey_forms.items()})
 
 
+def basic_auth(email: str, password: str) -> dict[str, str]:
+    """The Authorization header of HTTP Basic (allowed over plain HTTP in tests)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode()}
+
+
 @pytest.fixture
 def supervisor(services: Services) -> dict[str, str]:
     """Basic-auth headers of a supervisor account (HTTP Basic over plain HTTP is allowed in tests)."""
     with transaction(services.sessions) as session:
         create_user(session, "supervisor@county.example", "correct horse battery", "supervisor")
-    token = base64.b64encode(b"supervisor@county.example:correct horse battery").decode()
-    return {"Authorization": f"Basic {token}"}
+    return basic_auth("supervisor@county.example", "correct horse battery")
 
 
 @pytest.fixture

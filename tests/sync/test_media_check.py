@@ -69,7 +69,7 @@ def media_check(services: Services, *args: str) -> Result:
             "QINGLING_DATA_DIR": str(config.data_dir),
             "QINGLING_DATABASE_URL": config.database_url,
             "QINGLING_BLOB_STORE": config.blob_store,
-            "QINGLING_BLOB_DIR": str(config.resolved_blob_dir),
+            "QINGLING_BLOB_DIR": str(config.resolved_blob_dir) if config.blob_store == "local" else None,
             "QINGLING_S3_BUCKET": config.s3_bucket,
             "QINGLING_S3_ENDPOINT_URL": config.s3_endpoint_url,
             "QINGLING_S3_PREFIX": config.s3_prefix,

@@ -21,7 +21,7 @@ from forms.locations import MEDIA_DIR, SOURCES_DIR
 from server.services import Services
 from sync.db.engine import transaction
 from sync.db.models import Audit, FormAttachment, FormVersion, SubmissionVersion
-from sync.errors import FormVersionConflict
+from sync.errors import BadRequest, FormVersionConflict
 from sync.intake.publishing import PublishResult, publish_source
 from tests.collect import instance_xml, submission_body
 from tests.protocol.conftest import Collect
@@ -211,3 +211,18 @@ def test_republishing_identical_content_is_a_no_op(
     assert not publish(services, project, source).created
     assert (stored_rows(services), form_list(collect)) == (rows, listed)
     assert listed["income_check"]["version"] == "2026120101"
+
+
+def test_a_missing_media_file_names_the_folders_looked_in(services: Services, project, tmp_path: Path) -> None:  # noqa: ANN001
+    """A form published from a folder of its own: the message names that folder's media/, not forms/sources/."""
+    source = copy_form(tmp_path, "water_survey")
+    (source.parent / "media" / "schemes.csv").unlink()
+
+    with pytest.raises(BadRequest) as refused:
+        publish(services, project, source)
+
+    folder = source.parent.resolve()
+    assert "schemes.csv" in refused.value.message
+    assert refused.value.message.endswith(f"not found in {folder / 'media'}/ or {folder}/")
+    assert "forms/sources" not in refused.value.message
+    assert stored_rows(services)["FormVersion"] == 0

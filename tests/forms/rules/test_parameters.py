@@ -151,7 +151,7 @@ def test_excel_byte_order_mark_is_accepted(table: Path) -> None:
         (("15", "210102", 2019, "TCHES2018"), "inside province 15"),
         (("15", "1501", 2019, "TCHES2018"), "6-digit"),
         (("15", None, 1999, "TCHES2018"), "no parameter rows for year 1999"),
-        (("15", None, 2022, "TCHES2018"), "no parameter rows for year 2022"),
+        (("15", None, 2036, "TCHES2018"), "no parameter rows for year 2036"),  # after the forms' last year
     ],
 )
 def test_unknown_key_gives_a_clear_error(key: tuple, message: str) -> None:
@@ -210,4 +210,42 @@ def test_documented_county_example_loads(table: Path) -> None:
     _write(table, "150121.csv", rows)
     params = load_parameters("15", "150121", 2026, "TCHES2018", directory=table)
     assert (params.water_region_class, params.dibao_line) == ("wet", Decimal(6480))
-    assert params.version == "CN@2025.1+150121@2026-03"  # no province row is in force here
+    # No province row is in force here; the national rows of 2026 (the monitoring line) have their own version.
+    assert params.version == "CN@2025.1+CN@2026.1+150121@2026-03"
+
+
+def _shipped_counties() -> list[str]:
+    import csv
+
+    from forms.locations import MEDIA_DIR
+
+    with (MEDIA_DIR / "admin.csv").open(encoding="utf-8") as handle:
+        return [row["name"] for row in csv.DictReader(handle) if row["level"] == "county"]
+
+
+@pytest.mark.parametrize("year", range(2014, 2036))
+def test_every_year_the_forms_accept_resolves_in_every_shipped_county(year: int) -> None:
+    """Survey dates from 2014 and income years to 2035 are accepted by the forms; none may lack its lines."""
+    counties = _shipped_counties()
+    assert {county[:2] for county in counties} == {"15", "21"}
+    for county in counties:
+        for profile in ("TCHES2018", "EXIT2018"):
+            params = load_parameters(county[:2], county, year, profile)
+            assert params.year == year
+            # Monitoring exists from 2020 on (a local cut-off in Inner Mongolia in 2019); the exit test ends in 2020.
+            assert (params.monitoring_line is not None) == (year >= 2020 or (year == 2019 and county[:2] == "15"))
+            assert (params.exit_line is not None) == (year <= 2020)
+
+
+@pytest.mark.parametrize(("year", "line"), [(2022, 6300), (2023, 6600), (2026, 6600), (2035, 6600)])
+def test_monitoring_lines_after_2021_and_the_figure_carried_forward(year: int, line: int) -> None:
+    params = load_parameters("21", "211322", year, "TCHES2018")
+    assert params.monitoring_line == Decimal(line)
+    source = params.source("monitor_line")
+    assert source is not None and source.tag == "G" and source.year == year
+    if year >= 2024:  # no figure yet: the row says what it is
+        note = next(
+            row for row in (PARAMETER_DIR / "national.csv").read_text(encoding="utf-8").splitlines()
+            if row.startswith(f",,{year},,monitor_line,")
+        )
+        assert "carried forward" in note

@@ -238,51 +238,80 @@ def repeat_id(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()
 
 
+_TEXT, _TYPED, _GROUP, _REPEAT = 0, 1, 2, 3
+_TYPED_KINDS = frozenset(("geopoint", "int", "decimal"))  # every other kind is its text
+_ABSENT = object()  # a property no element has filled yet
+
+
 class _Converter:
-    def __init__(self, schema: FormSchema, options: FeedOptions, instance_id: str) -> None:
+    """Answers as OData JSON; one per feed, so each node's name map is built once, not per element."""
+
+    def __init__(self, schema: FormSchema, options: FeedOptions) -> None:
         self.options = options
-        self.instance_id = instance_id
         self.schema = schema
+        self._plans: dict[int, tuple[dict[str, tuple[int, Field, str]], dict[str, Any], list[Field]]] = {}
+
+    def _plan(self, node: Field) -> tuple[dict[str, tuple[int, Field, str]], dict[str, Any], list[Field]]:
+        """A node's children by element name (with the kind and the property name), its properties in
+        form order with a placeholder each, and its repeats."""
+        plan = self._plans.get(id(node))
+        if plan is None:
+            entries: dict[str, tuple[int, Field, str]] = {}
+            template: dict[str, Any] = {}
+            repeats: list[Field] = []
+            for child in node.children:
+                if child.kind == "repeat":
+                    repeats.append(child)
+                    prop = child.name if self.options.expand else f"{child.name}@odata.navigationLink"
+                    entries[child.name] = (_REPEAT, child, prop)
+                elif child.kind == "structure":
+                    entries[child.name] = (_GROUP, child, child.name)
+                else:
+                    entries[child.name] = (_TYPED if child.kind in _TYPED_KINDS else _TEXT, child, child.name)
+                template[entries[child.name][2]] = _ABSENT
+            plan = self._plans[id(node)] = (entries, template, repeats)
+        return plan
 
     def object(self, element: etree._Element, node: Field, key: str, nav_base: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        children = {child.name: child for child in node.children}
-        counts: dict[str, int] = {}
-        seen: set[str] = set()
+        entries, template, repeats = self._plan(node)
+        out = template.copy()
+        expand = self.options.expand
+        for found in repeats:
+            if expand:
+                out[found.name] = []
+            else:
+                out[f"{found.name}@odata.navigationLink"] = f"{nav_base}/{'/'.join(found.path)}"
+        counts: dict[str, int] | None = None
         for child in element:
             tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            name = tag.rsplit("}", 1)[-1]
-            found = children.get(name)
-            if found is None:
-                continue
-            seen.add(name)
-            if found.kind == "repeat":
-                counts[name] = counts.get(name, 0) + 1
-                if self.options.expand:
-                    child_key = f"{key}/{name}[{counts[name]}]"
-                    row = {"__id": repeat_id(child_key)}
-                    row.update(self.object(child, found, child_key, nav_base))
-                    out.setdefault(name, []).append(row)
-                else:
-                    out[f"{name}@odata.navigationLink"] = f"{nav_base}/{'/'.join(found.path)}"
-            elif found.kind == "structure":
-                out[name] = self.object(child, found, f"{key}/{name}", nav_base)
-            elif name not in out:
-                out[name] = self.value(found, (child.text or "").strip())
-        for name, found in children.items():
-            if name in seen:
-                continue
-            if found.kind == "repeat":
-                if self.options.expand:
-                    out[name] = []
-                else:
-                    out[f"{name}@odata.navigationLink"] = f"{nav_base}/{'/'.join(found.path)}"
-            elif found.kind == "structure":
-                out[name] = None
-            else:
-                out[name] = None
+            entry = entries.get(tag)
+            if entry is None:
+                if type(tag) is not str or not tag.startswith("{"):
+                    continue
+                tag = tag.rsplit("}", 1)[1]
+                entry = entries.get(tag)
+                if entry is None:
+                    continue
+            code, found, prop = entry
+            if code == _TEXT:
+                if out[prop] is _ABSENT:  # the first value met wins
+                    text = child.text
+                    out[prop] = (text.strip() or None) if text else None
+            elif code == _TYPED:
+                if out[prop] is _ABSENT:
+                    out[prop] = self.value(found, (child.text or "").strip())
+            elif code == _GROUP:
+                out[prop] = self.object(child, found, f"{key}/{tag}", nav_base)
+            elif expand:
+                counts = counts if counts is not None else {}
+                counts[tag] = count = counts.get(tag, 0) + 1
+                child_key = f"{key}/{tag}[{count}]"
+                row = {"__id": repeat_id(child_key)}
+                row.update(self.object(child, found, child_key, nav_base))
+                out[prop].append(row)
+        for prop, value in out.items():
+            if value is _ABSENT:
+                out[prop] = None
         return out
 
     def value(self, found: Field, text: str) -> Any:
@@ -310,6 +339,32 @@ class _Converter:
         return text
 
 
+def _instances(
+    root: etree._Element, steps: tuple[tuple[str, bool], ...], instance_id: str
+) -> Iterator[tuple[etree._Element, str, str]]:
+    """Every instance of a repeat with Central's PARENT_KEY (the enclosing repeat's KEY, else the
+    instanceID) and KEY (``uuid:.../group/repeat[n]``, n counted within its parent)."""
+    # (element, key so far, key of the innermost repeat instance so far, parent key)
+    frames = [(root, instance_id, instance_id, instance_id)]
+    for step, is_repeat in steps:
+        next_frames = []
+        for element, key, repeat_key, _parent in frames:
+            count = 0
+            for child in element:
+                tag = child.tag
+                if not isinstance(tag, str) or tag.rsplit("}", 1)[-1] != step:
+                    continue
+                if is_repeat:
+                    count += 1
+                    new_key = f"{key}/{step}[{count}]"
+                    next_frames.append((child, new_key, new_key, repeat_key))
+                else:
+                    next_frames.append((child, f"{key}/{step}", repeat_key, _parent))
+        frames = next_frames
+    for element, key, _repeat_key, parent in frames:
+        yield element, parent, key
+
+
 def _num(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
@@ -318,8 +373,8 @@ def _row_nav(instance_id: str) -> str:
     return f"Submissions('{quote(instance_id, safe='')}')"
 
 
-def submission_entity(schema: FormSchema, options: FeedOptions, row: ExportRow, root: etree._Element) -> dict:
-    converter = _Converter(schema, options, row.instance_id)
+def submission_entity(converter: _Converter, row: ExportRow, root: etree._Element) -> dict:
+    schema, options = converter.schema, converter.options
     body = converter.object(root, schema.root, row.instance_id, _row_nav(row.instance_id))
     entity = {"__id": row.instance_id, **body, "__system": system(row)}
     if options.select:
@@ -327,14 +382,10 @@ def submission_entity(schema: FormSchema, options: FeedOptions, row: ExportRow, 
     return entity
 
 
-def repeat_entities(
-    schema: FormSchema, table: Table, options: FeedOptions, row: ExportRow, root: etree._Element
-) -> Iterator[dict]:
-    from sync.exports.tables import _instances
-
+def repeat_entities(converter: _Converter, table: Table, row: ExportRow, root: etree._Element) -> Iterator[dict]:
+    schema = converter.schema
     steps = tuple((step, schema.find(table.path[: i + 1]).kind == "repeat") for i, step in enumerate(table.path))
     parent_field = f"__{table_name(table.parent).replace('.', '-')}-id"
-    converter = _Converter(schema, options, row.instance_id)
     nav = _row_nav(row.instance_id)
     for element, parent_key, key in _instances(root, steps, row.instance_id):
         parent_id = parent_key if parent_key == row.instance_id else repeat_id(parent_key)
@@ -351,13 +402,14 @@ def feed(
 ) -> Iterator[bytes]:
     """The JSON document of one entity set, streamed row by row; paging by ``$top`` gives a nextLink."""
     name = table_name(table)
+    converter = _Converter(query.schema, options)
     with read_snapshot(engine) as connection:
         total = count_rows(connection, query) if options.count and table.parent is None else None
         if options.count and table.parent is not None:
             total = sum(
                 1
                 for row, root in iter_rows(connection, query)
-                for _ in repeat_entities(query.schema, table, options, row, root)
+                for _ in repeat_entities(converter, table, row, root)
             )
         yield (
             '{"@odata.context":' + json.dumps(f"{base}/$metadata#{name}")
@@ -375,9 +427,9 @@ def feed(
             query.after = (created, resume_id + 1)  # keyset: this submission and every older one
         for row, root in iter_rows(connection, query):
             entities = (
-                [submission_entity(query.schema, options, row, root)]
+                [submission_entity(converter, row, root)]
                 if table.parent is None
-                else list(repeat_entities(query.schema, table, options, row, root))
+                else list(repeat_entities(converter, table, row, root))
             )
             start = resume_at if row.id == resume_id else 0
             for index in range(start, len(entities)):

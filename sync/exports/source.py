@@ -216,8 +216,13 @@ def count_rows(connection: Connection, query: ExportQuery) -> int:
     return sum(1 for _ in iter_rows(connection, ExportQuery(**{**vars(query), "limit": None, "offset": 0})))
 
 
-def iter_rows(connection: Connection, query: ExportQuery) -> Iterator[tuple[ExportRow, etree._Element]]:
-    """Each matching submission with its parsed instance, newest first, streamed in batches."""
+def iter_rows(
+    connection: Connection, query: ExportQuery, *, parse: bool = True
+) -> Iterator[tuple[ExportRow, etree._Element | None]]:
+    """Each matching submission with its parsed instance, newest first, streamed in batches.
+
+    ``parse=False`` skips parsing where the filters do not need the answers (the instance is then None):
+    the media pass needs only the metadata."""
     statement = _statement(query)
     python = query.filters_in_python
     if not python:
@@ -231,7 +236,7 @@ def iter_rows(connection: Connection, query: ExportQuery) -> Iterator[tuple[Expo
     try:
         for raw in result:
             row = ExportRow(*raw[:14])
-            root = parse_xml(row.xml)
+            root = parse_xml(row.xml) if parse or python else None
             if python:
                 if query.area is not None and not in_area(bool(raw[14]), query.schema, root, query.area):
                     continue
@@ -302,8 +307,9 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def iso_ms(value: datetime) -> str:
     """Central's timestamp text: UTC with milliseconds and ``Z`` (``2024-03-05T02:05:09.123Z``)."""
-    value = _aware(value).astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def select_values(text: str | None) -> Sequence[str]:

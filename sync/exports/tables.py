@@ -9,11 +9,8 @@ then Central's metadata columns. A repeat table has its own fields (paths relati
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from lxml import etree
 
 from sync.exports.plan import Field, FormSchema, Table
 from sync.exports.source import ExportRow, iso_ms
@@ -108,95 +105,36 @@ def root_meta(row: ExportRow) -> list[Any]:
     ]
 
 
-class TableReader:
-    """Reads one table's rows out of parsed instances, with values formatted as text (Central's CSV)."""
+class RowFormat:
+    """A table's leaf texts (as `sync.exports.flatten.Flattener` reads them) as its CSV columns."""
 
-    def __init__(
-        self,
-        schema: FormSchema,
-        table: Table,
-        options: Options,
-        format_value: Callable[[Column, str], Any] | None = None,
-    ) -> None:
-        self.table = table
-        self.steps = tuple(
-            (step, schema.find(table.path[: depth + 1]).kind == "repeat") for depth, step in enumerate(table.path)
-        )
+    def __init__(self, table: Table, options: Options) -> None:
+        leaves = table.leaves()
+        slots = {leaf.path: i for i, leaf in reversed(list(enumerate(leaves)))}
         self.columns = data_columns(table, options)
-        self.index = {column.field.path: i for i, column in reversed(list(enumerate(self.columns)))}
-        self.width = len(self.columns)
-        self.format = format_value
+        self.specs = [(slots[column.field.path], column.part, column.choice) for column in self.columns]
+        # Most tables are plain text columns, one per leaf: then a row is its texts with None as "".
+        self.plain = [spec[0] for spec in self.specs] == list(range(len(leaves))) and all(
+            part is None and choice is None for _slot, part, choice in self.specs
+        )
 
-    def rows(self, row: ExportRow, root: etree._Element) -> Iterator[tuple[list[Any], str, str]]:
-        """``(values, parent_key, key)`` for each instance of this table in one submission."""
-        if self.table.parent is None:
-            yield self._values(root, self.table.node), row.instance_id, row.instance_id
-            return
-        for element, parent_key, key in _instances(root, self.steps, row.instance_id):
-            yield self._values(element, self.table.node), parent_key, key
-
-    def _values(self, element: etree._Element, node: Field) -> list[Any]:
-        texts: dict[tuple[str, ...], str] = {}
-        _collect(element, node, texts)
-        out: list[Any] = [""] * self.width
-        for position, column in enumerate(self.columns):
-            text = texts.get(column.field.path)
+    def values(self, texts: list[str | None]) -> list[Any]:
+        """The CSV fields of one row (None and "" both write as an empty field)."""
+        if self.plain:
+            return texts  # csv writes None as an empty field
+        out: list[Any] = []
+        for slot, part, choice in self.specs:
+            text = texts[slot]
             if text is None:
-                if column.choice is not None:
-                    out[position] = ""
-                continue
-            if column.part is not None:
+                out.append("")
+            elif part is not None:
                 parts = text.split()
-                out[position] = parts[column.part] if column.part < len(parts) else ""
-            elif column.choice is not None:
-                out[position] = (1 if column.choice in text.split() else 0) if text else ""
-            elif self.format is not None:
-                out[position] = self.format(column, text)
+                out.append(parts[part] if part < len(parts) else "")
+            elif choice is not None:
+                out.append((1 if choice in text.split() else 0) if text else "")
             else:
-                out[position] = text
+                out.append(text)
         return out
-
-
-def _collect(element: etree._Element, node: Field, texts: dict[tuple[str, ...], str]) -> None:
-    children = {child.name: child for child in node.children}
-    for child in element:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        name = tag.rsplit("}", 1)[-1]
-        found = children.get(name)
-        if found is None or found.kind == "repeat":
-            continue
-        if found.kind == "structure":
-            _collect(child, found, texts)
-        elif found.path not in texts:
-            texts[found.path] = (child.text or "").strip()
-
-
-def _instances(
-    root: etree._Element, steps: tuple[tuple[str, bool], ...], instance_id: str
-) -> Iterator[tuple[etree._Element, str, str]]:
-    """Every instance of a repeat with Central's PARENT_KEY (the enclosing repeat's KEY, else the
-    instanceID) and KEY (``uuid:.../group/repeat[n]``, n counted within its parent)."""
-    # (element, key so far, key of the innermost repeat instance so far, parent key)
-    frames = [(root, instance_id, instance_id, instance_id)]
-    for step, is_repeat in steps:
-        next_frames = []
-        for element, key, repeat_key, _parent in frames:
-            count = 0
-            for child in element:
-                tag = child.tag
-                if not isinstance(tag, str) or tag.rsplit("}", 1)[-1] != step:
-                    continue
-                if is_repeat:
-                    count += 1
-                    new_key = f"{key}/{step}[{count}]"
-                    next_frames.append((child, new_key, new_key, repeat_key))
-                else:
-                    next_frames.append((child, f"{key}/{step}", repeat_key, _parent))
-        frames = next_frames
-    for element, key, _repeat_key, parent in frames:
-        yield element, parent, key
 
 
 def submission_date(row: ExportRow) -> str:

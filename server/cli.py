@@ -6,6 +6,7 @@ import contextlib
 import getpass
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -341,3 +342,76 @@ def media_sweep(older_than_hours: float) -> None:
     finally:
         services.engine.dispose()
     click.echo(f"removed {removed} unfinished write(s) older than {older_than_hours:g} h")
+
+
+@main.group()
+def export() -> None:
+    """Download exports to files, as the HTTP routes serve them."""
+
+
+@export.command("submissions")
+@click.argument("form_id")
+@click.option(
+    "--format", "kind", type=click.Choice(["csv-zip", "csv", "xlsx", "parquet"]), default="csv-zip", show_default=True
+)
+@click.option("--filter", "filter_text", default=None, help="An OData $filter, as on the /v1 routes.")
+@click.option("--labels", default=None, help="XLSX label rows: zh-CN (default), en or both.")
+@click.option("--codes", is_flag=True, help="XLSX: a code column after each labelled select column.")
+@click.option("--table", default=None, help="Parquet: a repeat table (its path) instead of the root table.")
+@click.option("--area", default=None, help="Only this administrative area (a code prefix).")
+@click.option("--no-media", is_flag=True, help="CSV ZIP: leave out the media files.")
+@click.option("--project", "project_id", type=int, default=None)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_submissions(
+    form_id: str,
+    kind: str,
+    filter_text: str | None,
+    labels: str | None,
+    codes: bool,
+    table: str | None,
+    area: str | None,
+    no_media: bool,
+    project_id: int | None,
+    out: Path,
+) -> None:
+    """Write one form's submissions to OUT; the file appears only once it is complete."""
+    from server.startup import prepare_database
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+    from sync.exports.submissions import prepare
+
+    params = {"$filter": filter_text, "labels": labels, "codes": "true" if codes else None, "table": table}
+    params = {k: v for k, v in params.items() if v is not None}
+    if no_media:
+        params["attachments"] = "false"
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with transaction(services.sessions) as session:
+            prepared = prepare(
+                session, services.engine, project.id, form_id, kind, params, area=area, user_id=None
+            )
+        _write_streamed(prepared.body(services.engine, services.store), out, prepared.rows)
+    except Problem as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)")
+
+
+def _write_streamed(chunks: Iterator[bytes], out: Path, rows: int | None) -> None:
+    """Stream to ``OUT.partial`` with a progress bar, then rename: a failed export leaves no short file."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    partial = out.with_name(out.name + ".partial")
+    label = f"{rows:,} submissions" if rows is not None else "submissions"
+    try:
+        with partial.open("wb") as handle, Progress(
+            TextColumn(f"[bold]{out.name}[/] {label}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeElapsedColumn(), transient=not sys.stderr.isatty(),
+        ) as progress:
+            task = progress.add_task("export", total=None)
+            for chunk in chunks:
+                handle.write(chunk)
+                progress.advance(task, len(chunk))
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)

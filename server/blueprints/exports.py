@@ -1,4 +1,5 @@
-"""Submission downloads in ODK Central's URLs: ``submissions.csv.zip`` and ``submissions.csv``.
+"""Submission downloads: Central's ``submissions.csv.zip`` and ``submissions.csv``, and beside them
+``submissions.xlsx`` and ``submissions.parquet``.
 
 Thin: the checks, the count and the audit happen in `sync.exports.submissions.prepare` before the
 response starts; the body is then streamed. A failure after the first byte ends the connection without
@@ -61,3 +62,13 @@ def csv_zip(project_id: int, xml_form_id: str) -> Response:
 @bp.route("/projects/<int:project_id>/forms/<xml_form_id>/submissions.csv", methods=["GET", "POST"])
 def csv_root(project_id: int, xml_form_id: str) -> Response:
     return _export(project_id, xml_form_id, "csv")
+
+
+@bp.route("/projects/<int:project_id>/forms/<xml_form_id>/submissions.xlsx", methods=["GET", "POST"])
+def xlsx(project_id: int, xml_form_id: str) -> Response:
+    return _export(project_id, xml_form_id, "xlsx")
+
+
+@bp.route("/projects/<int:project_id>/forms/<xml_form_id>/submissions.parquet", methods=["GET", "POST"])
+def parquet(project_id: int, xml_form_id: str) -> Response:
+    return _export(project_id, xml_form_id, "parquet")

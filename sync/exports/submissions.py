@@ -17,14 +17,20 @@ from media.store import BlobStore
 from sync.db.engine import read_snapshot
 from sync.errors import BadRequest
 from sync.exports.csv_files import csv_zip, root_csv
+from sync.exports.parquet import table_file
+from sync.exports.plan import Table
 from sync.exports.source import ExportQuery, build_query, count_rows
 from sync.exports.tables import Options, file_names
+from sync.exports.typed import label_languages
+from sync.exports.xlsx import workbook
 from sync.intake.forms import get_form
 from sync.oversight.audit import record
 
 FORMATS = {
     "csv-zip": "application/zip",
     "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
 }
 
 
@@ -58,7 +64,8 @@ def prepare(
     area: str | None,
     user_id: int | None,
 ) -> Prepared:
-    """``kind``: ``csv-zip`` (``attachments`` decides media) or ``csv``."""
+    """``kind``: ``csv-zip`` (``attachments`` decides media), ``csv``, ``xlsx`` (``labels``, ``codes``) or
+    ``parquet`` (``table``)."""
     form = get_form(session, project_id, xml_form_id)
     options = Options(
         group_paths=flag(params, "groupPaths", True),
@@ -77,6 +84,25 @@ def prepare(
     audit(session, f"export.submissions.{kind}", xml_form_id, params, rows, area=area, user_id=user_id)
     if kind == "csv":
         return Prepared(f"{xml_form_id}.csv", FORMATS["csv"], rows, lambda eng, _store: root_csv(eng, query, options))
+    if kind == "xlsx":
+        languages = label_languages(params.get("labels"))
+        codes = flag(params, "codes", False)
+        sheets = {path: name.removesuffix(".csv") for path, name in file_names(query.schema, xml_form_id).items()}
+        return Prepared(
+            f"{xml_form_id}.xlsx",
+            FORMATS["xlsx"],
+            rows,
+            lambda eng, _store: workbook(eng, query, sheets, options, languages=languages, codes=codes),
+        )
+    if kind == "parquet":
+        table = _parquet_table(query, params.get("table"))
+        suffix = f"-{table.name}" if table.parent is not None else ""
+        return Prepared(
+            f"{xml_form_id}{suffix}.parquet",
+            FORMATS["parquet"],
+            rows if table.parent is None else None,
+            lambda eng, _store: table_file(eng, query, table, options),
+        )
     if kind != "csv-zip":
         raise BadRequest(f"Unknown export format {kind!r}; expected one of {', '.join(FORMATS)}.")
     names = file_names(query.schema, xml_form_id)
@@ -87,6 +113,18 @@ def prepare(
         rows,
         lambda eng, store: csv_zip(eng, query, names, options, store=store if with_media else None),
     )
+
+
+def _parquet_table(query: ExportQuery, name: str | None) -> Table:
+    """``?table=``: a repeat by its path (``members`` or ``grp/members``) or name; the root by default."""
+    tables = query.schema.tables()
+    if not name:
+        return tables[0]
+    for table in tables[1:]:
+        if "/".join(table.path) == name or table.name == name:
+            return table
+    known = ", ".join("/".join(t.path) for t in tables[1:]) or "none"
+    raise BadRequest(f"Unknown table {name!r}; the form's repeats are: {known}.")
 
 
 def audit(

@@ -402,7 +402,7 @@ def _write_streamed(chunks: Iterator[bytes], out: Path, rows: int | None) -> Non
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
     partial = out.with_name(out.name + ".partial")
-    label = f"{rows:,} submissions" if rows is not None else "submissions"
+    label = f"{rows:,} rows" if rows is not None else ""
     try:
         with partial.open("wb") as handle, Progress(
             TextColumn(f"[bold]{out.name}[/] {label}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -415,3 +415,30 @@ def _write_streamed(chunks: Iterator[bytes], out: Path, rows: int | None) -> Non
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
+
+
+@export.command("registry")
+@click.option(
+    "--format", "kind", type=click.Choice(["csv-zip", "xlsx", "parquet"]), default="xlsx", show_default=True
+)
+@click.option("--area", default=None, help="Only households of this administrative area (a code prefix).")
+@click.option("--approved", is_flag=True, help="Only approved history records (default: every counted one).")
+@click.option("--project", "project_id", type=int, default=None)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_registry(kind: str, area: str | None, approved: bool, project_id: int | None, out: Path) -> None:
+    """Write the registry (households, members, history, codebook) to OUT once it is complete."""
+    from server.startup import prepare_database
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+    from sync.exports.registry import prepare
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    params = {"approved": "true"} if approved else {}
+    try:
+        with transaction(services.sessions) as session:
+            prepared = prepare(session, services.engine, project.id, kind, params, area=area, user_id=None)
+        _write_streamed(prepared.body(services.engine, services.store), out, prepared.rows)
+    except Problem as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)")

@@ -39,7 +39,7 @@ _META_TYPES = {"SubmitterID": pa.int64(), "AttachmentsPresent": pa.int64(), "Att
                "Edits": pa.int64()}
 
 
-class _Sink:
+class Sink:
     """A write-only file for pyarrow whose bytes are taken out after each row group."""
 
     def __init__(self) -> None:
@@ -78,7 +78,7 @@ def table_file(engine: Engine, query: ExportQuery, table: Table, options: Option
     slots = {leaf.path: i for i, leaf in reversed(list(enumerate(table.leaves())))}
     plan = [(c, slots[c.column.field.path], schema.field(i + (1 if table.parent is None else 0)).type)
             for i, c in enumerate(columns)]
-    sink = _Sink()
+    sink = Sink()
     writer = pq.ParquetWriter(sink, schema, compression="zstd")
     rows: list[list[Any]] = []
     try:
@@ -94,11 +94,11 @@ def table_file(engine: Engine, query: ExportQuery, table: Table, options: Option
                     else:
                         rows.append([*values, parent_key, key])
                 if len(rows) >= GROUP_ROWS:
-                    writer.write_table(_arrow(rows, schema))
+                    writer.write_table(arrow_table(rows, schema))
                     rows = []
                     yield sink.take()
         if rows:
-            writer.write_table(_arrow(rows, schema))
+            writer.write_table(arrow_table(rows, schema))
         writer.close()
     except BaseException:
         writer.close()
@@ -106,7 +106,7 @@ def table_file(engine: Engine, query: ExportQuery, table: Table, options: Option
     yield sink.take()
 
 
-def _arrow(rows: list[list[Any]], schema: pa.Schema) -> pa.Table:
+def arrow_table(rows: list[list[Any]], schema: pa.Schema) -> pa.Table:
     columns = list(zip(*rows, strict=True))
     return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
                                 schema=schema)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,7 @@ from sqlalchemy import Engine
 from sync.db.engine import read_snapshot
 from sync.errors import BadRequest, Problem
 from sync.exports.plan import Field, FormSchema, Table
-from sync.exports.source import ExportQuery, ExportRow, count_rows, iso_ms, iter_rows, typed
+from sync.exports.source import ExportQuery, ExportRow, count_rows, iso_ms, iter_rows
 
 SUPPORTED = {"$top", "$skip", "$skiptoken", "$count", "$filter", "$wkt", "$expand", "$select", "$orderby", "$format"}
 EDM = {
@@ -241,6 +242,8 @@ def repeat_id(key: str) -> str:
 _TEXT, _TYPED, _GROUP, _REPEAT = 0, 1, 2, 3
 _TYPED_KINDS = frozenset(("geopoint", "int", "decimal"))  # every other kind is its text
 _ABSENT = object()  # a property no element has filled yet
+# One encoder for the whole feed: json.dumps with options builds a new encoder for every entity.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 class _Converter:
@@ -333,9 +336,16 @@ class _Converter:
             if len(numbers) > 3:
                 point["properties"] = {"accuracy": numbers[3]}
             return point
-        if found.kind in ("int", "decimal"):
-            value = typed(found.kind, text)
-            return value if isinstance(value, int | float) else None
+        if found.kind == "int":
+            try:
+                return int(text)
+            except ValueError:
+                return None
+        if found.kind == "decimal":
+            try:
+                return float(text)
+            except ValueError:
+                return None
         return text
 
 
@@ -369,7 +379,13 @@ def _num(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.~:-]+")
+
+
 def _row_nav(instance_id: str) -> str:
+    # quote() costs more than the rest of a row's links; an ordinary ``uuid:...`` only needs its colon encoded.
+    if _PLAIN_ID.fullmatch(instance_id):
+        return f"Submissions('{instance_id.replace(':', '%3A')}')"
     return f"Submissions('{quote(instance_id, safe='')}')"
 
 
@@ -439,7 +455,7 @@ def feed(
                 if options.top is not None and sent >= options.top:
                     next_token = _skiptoken(row, index)
                     break
-                buffer.append(("" if first else ",") + json.dumps(entities[index], ensure_ascii=False))
+                buffer.append(("" if first else ",") + _ENCODE(entities[index]))
                 first = False
                 sent += 1
             if next_token is not None:

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -29,6 +28,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 from stream_zip import ZIP_64, stream_zip
 
+from forms.locations import SOURCES_DIR
 from sync.db.engine import read_snapshot
 from sync.db.models.registry import BaselineRecord, Household, HousingAppraisal, IncomeCheck, Person, WaterSurvey
 from sync.errors import BadRequest
@@ -37,7 +37,7 @@ from sync.exports.submissions import FORMATS as FILE_TYPES
 from sync.exports.submissions import Prepared, audit, flag
 from sync.registry.households import counted
 
-SOURCES = Path(__file__).resolve().parents[2] / "forms" / "sources"
+SOURCES = SOURCES_DIR
 FORMATS = ("csv-zip", "xlsx", "parquet")
 BATCH = 2000
 XLSX = FILE_TYPES["xlsx"]

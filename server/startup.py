@@ -9,7 +9,7 @@ import click
 
 from server.collect_qr import collect_settings, encode_settings, terminal_qr
 from server.config import Settings
-from server.network import phone_host
+from server.public_url import configured_or_detected
 from server.services import Services
 from sync.db.engine import transaction
 from sync.db.migrate import upgrade
@@ -67,8 +67,7 @@ def phone_setup(
 
 
 def phone_url(settings: Settings, setup: PhoneSetup) -> str:
-    base = settings.public_url.rstrip("/") or f"http://{phone_host(settings.host)}:{settings.port}"
-    return base + setup.server_path
+    return configured_or_detected(settings) + setup.server_path
 
 
 def print_banner(settings: Settings, setup: PhoneSetup) -> None:

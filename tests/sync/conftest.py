@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from flask.testing import FlaskClient
 
 from forms.build import compile_xlsform, find_sources, media_file
 from server.services import Services
-from sync.access.accounts import create_user
 from sync.db.engine import transaction
 from sync.intake.publishing import publish_form
 from tests.protocol.conftest import collect  # noqa: F401 - the Collect-like client fixture
@@ -29,15 +26,6 @@ def survey_forms(services: Services, project, compiled_survey_forms) -> SurveyFo
             media = {name: media_file(name, source.parent) for name in form.media}
             publish_form(session, services.store, project, form, media)
     return SurveyForms({form_id: form for form_id, (form, _source) in compiled_survey_forms.items()})
-
-
-@pytest.fixture
-def supervisor(services: Services) -> dict[str, str]:
-    """Basic-auth headers of a supervisor account (HTTP Basic over plain HTTP is allowed in tests)."""
-    with transaction(services.sessions) as session:
-        create_user(session, "supervisor@county.example", "correct horse battery", "supervisor")
-    token = base64.b64encode(b"supervisor@county.example:correct horse battery").decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 @pytest.fixture

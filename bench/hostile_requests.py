@@ -486,6 +486,7 @@ class _Maker:
                 b'{"email": "nul\\u0000@example.org", "password": "x\\u0000"}', b"\xff\xfe{\x00}",
                 b'{"reviewState": "approved\\u0000"}', b'{"state": ["resolved"]}', b'{"state": "\\ud800"}',
                 b'{"reviewState": null}', json.dumps({"email": "e" * 100_000, "password": "p"}).encode(),
+                b'"' + b'\\"' * 100_000,
             ]
         )
         content_type = self.choice(["application/json", "application/json; charset=latin-1", "text/plain", ""])

@@ -20,8 +20,8 @@ from sync.errors import BadRequest, TooLarge
 
 MAX_JSON_BYTES = 250_000
 MAX_JSON_DEPTH = 32
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+# A string (an unterminated one runs to the end, so the text is scanned once) or a bracket.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
 
 
 def load_json(schema: Schema, what: str) -> dict[str, Any]:
@@ -64,7 +64,10 @@ def _read_json() -> Any:
 def _depth(text: str) -> int:
     """The deepest nesting of arrays and objects, counting brackets outside strings (stops past the limit)."""
     depth = deepest = 0
-    for bracket in _NOT_BRACKETS.sub("", _STRINGS.sub("", text)):
+    for token in _TOKENS.finditer(text):
+        bracket = token.group()
+        if bracket[0] == '"':
+            continue
         depth += 1 if bracket in "[{" else -1
         if depth > deepest:
             deepest = depth

@@ -40,6 +40,7 @@ from bench.ingest import FORM, _free_port
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL, PASSWORD = "hostile@example.org", "hostile password 0123456789"
 FIRST = "uuid:hostile-bench-first"
+_EXCEPTION = re.compile(r"^[A-Za-z_.]+(Error|Exception)\b")
 
 
 class Server:
@@ -186,6 +187,19 @@ def first_submission(server: Server) -> None:
     connection.close()
 
 
+def unexpected_errors(log: str) -> Counter:
+    """``unexpected error on METHOD PATH`` lines of the server log, with the exception that ended each traceback."""
+    found: Counter = Counter()
+    lines = log.splitlines()
+    for index, line in enumerate(lines):
+        if "unexpected error on" not in line:
+            continue
+        request = line.split("unexpected error on", 1)[1].strip()
+        ending = next((later for later in lines[index + 1 :] if _EXCEPTION.match(later)), "")
+        found[f"{request}: {ending[:160]}"] += 1
+    return found
+
+
 def report(server: Server, run: Run, started_mib: float, seconds: float, args: argparse.Namespace) -> str:
     lines = [
         f"{run.count:,} requests (seed {args.seed}, scale {args.scale}, {args.clients} clients) in "
@@ -198,8 +212,9 @@ def report(server: Server, run: Run, started_mib: float, seconds: float, args: a
     ]
     if run.server_errors:
         lines.append("5xx by kind: " + ", ".join(f"{k} x{n}" for k, n in sorted(run.server_errors.items())))
-    unexpected = server.log.read_text(errors="replace").count("unexpected error on")
-    lines.append(f"'unexpected error' lines in the server log: {unexpected}")
+    unexpected = unexpected_errors(server.log.read_text(errors="replace"))
+    lines.append(f"'unexpected error' lines in the server log: {sum(unexpected.values())}")
+    lines += [f"- {count} x {what}" for what, count in sorted(unexpected.items())]
     lines += ["", "| requests done | " + " | ".join(f"{p}%" for p in range(0, 101, 10)) + " |", "|---|" + "---|" * 11]
     marks = []
     for percent in range(0, 101, 10):

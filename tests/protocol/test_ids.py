@@ -35,7 +35,7 @@ def test_a_count_that_is_not_a_database_integer_is_400_11(
 ) -> None:
     response = client.get(f"/v1/projects/1/forms/{photo_form.form_id}/submissions?{name}={value}", headers=supervisor)
     assert response.status_code == 400
-    assert response.get_json()["code"] == "400.11" and name in response.get_json()["message"]
+    assert response.get_json()["code"] == 400.11 and name in response.get_json()["message"]
 
 
 def test_counts_up_to_the_database_limit_are_answered(client, supervisor, collect, photo_form) -> None:

@@ -186,6 +186,29 @@ def inspect_image(
     )
 
 
+# Formats a browser shows as an image, and the type to declare for them (an MPO is a JPEG with extra frames).
+DISPLAYABLE_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+
+
+def displayable_type(head: bytes) -> str | None:
+    """The image type of a file whose first bytes open as a JPEG, PNG, GIF or WebP; None for anything else.
+
+    Only the header is parsed, so ``head`` may be the start of a large file. What the phone declared plays
+    no part: a file sent as ``text/html`` that opens as a JPEG is a JPEG, and an SVG is never an image here.
+    """
+    try:
+        with Image.open(io.BytesIO(head), formats=("JPEG", "PNG", "GIF", "WEBP")) as image:
+            return DISPLAYABLE_TYPES.get(image.format or "")
+    except Exception:  # noqa: BLE001 - decoders signal bad data with many exception types
+        return None
+
+
 def make_thumbnails(
     path: Path,
     sizes: tuple[int, ...] = (256, 1024),

@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from server.safe_text import log_path, printable
+
 log = logging.getLogger("qingling.access")
 
 
@@ -24,15 +26,11 @@ class AccessLog:
         try:
             return self.app(environ, logging_start_response)
         finally:
-            path = environ.get("PATH_INFO", "")
-            if "/v1/key/" in path:  # never write phone tokens to the log
-                head, _, rest = path.partition("/v1/key/")
-                path = f"{head}/v1/key/***/{rest.partition('/')[2]}"
             log.info(
                 "%s %s %s %s %.1fms",
-                environ.get("REMOTE_ADDR", "-"),
-                environ.get("REQUEST_METHOD", "-"),
-                path,
+                printable(environ.get("REMOTE_ADDR", "-")),
+                printable(environ.get("REQUEST_METHOD", "-")),
+                log_path(environ.get("PATH_INFO", "")),  # never a phone token, never a forged line
                 (status_holder[0].split(" ", 1)[0] if status_holder else "-"),
                 (time.perf_counter() - started) * 1000,
             )

@@ -10,8 +10,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server.config import Settings, load_settings
 from server.context import close_db
 from server.errors import register_error_handlers
+from server.routing import DatabaseId, RawPath, Segment
+from server.security_headers import add_security_headers
 from server.services import Services, build_services
 from server.uploads import SpoolingRequest
+from sync.errors import BadRequest, NotFound
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -22,11 +25,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config.update(
         SECRET_KEY=services.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
-        # Attachments arrive as file parts; only small text fields (e.g. *isIncomplete*) are kept in memory.
-        MAX_FORM_MEMORY_SIZE=1_000_000,
         JSON_SORT_KEYS=False,
     )
     app.extensions["qingling"] = services
+    # Before any route is added: every route's ids and segments use these (server/routing.py).
+    app.url_map.converters.update(int=DatabaseId, default=Segment, string=Segment)
+    app.wsgi_app = RawPath(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
@@ -47,6 +51,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.before_request
     def spool_into_data_dir() -> None:
         request.environ["qingling.tmp_dir"] = str(settings.tmp_dir)
+
+    @app.before_request
+    def refuse_nul() -> None:
+        """No name or value the server keeps can contain NUL, and PostgreSQL refuses it in any text."""
+        if "\x00" in request.path:
+            raise NotFound("There is nothing here: the URL contains a NUL character.")
+        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            raise BadRequest("The query string contains a NUL character.")
+
+    app.after_request(add_security_headers)
 
     @app.teardown_request
     def cleanup(exc: BaseException | None) -> None:

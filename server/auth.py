@@ -16,7 +16,8 @@ from flask import g, request
 from server.context import db, services
 from sync.access.accounts import app_user_for_token, user_for_session_token
 from sync.access.roles import APP_USER_PERMISSIONS, PERMISSIONS
-from sync.errors import AuthenticationFailed, Forbidden, HttpsOnly
+from sync.errors import AuthenticationFailed, Forbidden, HttpsOnly, NotFound
+from sync.intake.projects import get_project
 
 REALM = "Qingling"
 
@@ -52,7 +53,11 @@ def authenticate(token: str | None) -> Actor:
 
 
 def require(permission: str, project_id: int, token: str | None) -> Actor:
+    """The caller, if it may do ``permission`` in an existing project; an unknown project is a 404, as in
+    Central, rather than an empty list or a 204 for a project that is not there."""
     actor = authenticate(token)
+    if get_project(db(), project_id) is None:
+        raise NotFound(f"There is no project {project_id}.")
     if actor.project_id is not None and actor.project_id != project_id:
         raise Forbidden("This app user belongs to another project.")
     allowed = APP_USER_PERMISSIONS if actor.kind == "app_user" else PERMISSIONS.get(actor.role, frozenset())
@@ -94,6 +99,8 @@ def _from_basic() -> Actor:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise ChallengeRequired("The Basic credentials could not be decoded.") from None
+    if "\x00" in decoded:  # no account has one, and PostgreSQL refuses NUL in a query
+        raise ChallengeRequired("The Basic credentials contain a NUL character.")
     email, sep, password = decoded.partition(":")
     if not sep:
         raise ChallengeRequired()

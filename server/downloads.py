@@ -1,4 +1,10 @@
-"""Responses that send stored bytes: form media and submission attachments, streamed from the blob store."""
+"""Responses that send stored bytes: form media and submission attachments, streamed from the blob store.
+
+Stored bytes were uploaded by someone, and what they declared (``text/html``, ``image/svg+xml``) is not
+what they are: a file is served as an image only when its first bytes open as one (media.images), inline;
+anything else is ``application/octet-stream`` with ``Content-Disposition: attachment``, so a browser saves it
+and never shows it as a page of this origin. Both carry the sandbox policy of server.security_headers.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,15 @@ from urllib.parse import quote
 from flask import Response, request
 from sqlalchemy.orm import Session
 
+from media.images import displayable_type
 from media.store import blob_key
 from server.context import services
+from server.security_headers import as_stored_file
 from sync.db.models import FormAttachment
 from sync.registry.entities import entity_list_csv, entity_list_hash
 
 CHUNK = 256 * 1024
+SNIFF_BYTES = 1024 * 1024  # enough for a JPEG's markers before its image data, EXIF and colour profile included
 
 
 def manifest_entry(session: Session, attachment: FormAttachment, base: str, xml_form_id: str) -> dict | None:
@@ -45,32 +54,49 @@ def form_media_response(session: Session, attachment: FormAttachment) -> Respons
         body = b"".join(entity_list_csv(session, project_id))
         response = Response(body, content_type="text/csv; charset=utf-8")
         response.set_etag(token)
-        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(attachment.name)}"
-        return response
+        response.headers["Content-Disposition"] = disposition("attachment", attachment.name)
+        return as_stored_file(response)
     return blob_response(
-        blob_key(attachment.sha256) if attachment.sha256 else None,
-        content_type=attachment.content_type,
-        etag=attachment.md5,
-        filename=attachment.name,
+        blob_key(attachment.sha256) if attachment.sha256 else None, etag=attachment.md5, filename=attachment.name
     )
 
 
-def blob_response(key: str | None, *, content_type: str | None, etag: str | None, filename: str) -> Response:
-    """Stream a blob with an ETag; a matching If-None-Match gets 304 without touching the store."""
+def blob_response(key: str | None, *, etag: str | None, filename: str) -> Response:
+    """Stream a blob typed by its bytes (module docstring), with an ETag; a matching If-None-Match gets 304
+    without touching the store."""
     if etag and etag in request.if_none_match:
         response = Response(status=304)
         response.set_etag(etag)
         return response
     handle = services().store.open(key or "")
-    response = Response(_chunks(handle), content_type=content_type or "application/octet-stream")
+    try:
+        head = _read_head(handle)
+    except BaseException:
+        handle.close()
+        raise
+    image_type = displayable_type(head)
+    response = Response(_chunks(head, handle), content_type=image_type or "application/octet-stream")
     if etag:
         response.set_etag(etag)
-    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
-    return response
+    response.headers["Content-Disposition"] = disposition("inline" if image_type else "attachment", filename)
+    return as_stored_file(response)
 
 
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+def disposition(kind: str, filename: str) -> str:
+    return f"{kind}; filename*=UTF-8''{quote(filename)}"
+
+
+def _read_head(handle: BinaryIO) -> bytes:
+    head = bytearray()
+    while len(head) < SNIFF_BYTES and (chunk := handle.read(SNIFF_BYTES - len(head))):
+        head += chunk
+    return bytes(head)
+
+
+def _chunks(head: bytes, handle: BinaryIO) -> Iterator[bytes]:
     try:
+        if head:
+            yield head
         while chunk := handle.read(CHUNK):
             yield chunk
     finally:

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server.auth import ChallengeRequired, challenge_header
 from server.openrosa import openrosa_message
+from server.safe_text import log_path, printable
 from sync.errors import Problem, TooLarge
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,16 @@ def _details(problem: Problem) -> dict:
     return {"details": problem.details} if problem.details else {}
 
 
+def _request_line() -> str:
+    """Method and path of this request as they may be logged (server.safe_text)."""
+    return f"{printable(request.method)} {log_path(request.path)}"
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def handle_problem(problem: Problem) -> Response:
         if problem.status >= 500:
-            log.warning("%s on %s %s: %s", problem.code, request.method, request.path, problem.message)
+            log.warning("%s on %s: %s", problem.code, _request_line(), printable(problem.message))
         return render_problem(problem)
 
     @app.errorhandler(RequestEntityTooLarge)
@@ -71,5 +77,5 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s", _request_line())
         return render_problem(Problem("Internal error; it has been logged. Please try again later."))

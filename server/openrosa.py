@@ -6,6 +6,7 @@ from flask import Response, render_template
 from werkzeug.http import http_date
 
 from server.context import services
+from server.safe_text import printable
 
 XML_TYPE = "text/xml; charset=utf-8"
 
@@ -20,7 +21,8 @@ def openrosa_headers(response: Response) -> Response:
 
 
 def openrosa_message(message: str, status: int, nature: str = "") -> Response:
-    body = render_template("openrosa/response.xml", message=message, nature=nature)
+    """An OpenRosaResponse; the message may echo request text, so characters XML forbids are escaped."""
+    body = render_template("openrosa/response.xml", message=printable(message), nature=nature)
     return openrosa_headers(Response(body, status=status, content_type=XML_TYPE))
 
 

@@ -64,6 +64,20 @@ class BadAttachmentName(Problem):
     default_message = "An attachment's file name must be a plain file name, without folders or special characters."
 
 
+class InvalidParameter(Problem):
+    """Central's "invalid input data type" (e.g. ``$top=abc``)."""
+
+    code = "400.11"
+    default_message = "A parameter does not have the expected type."
+
+
+class ValueTooLong(Problem):
+    """Central's answer when a value is longer than its column (e.g. an instanceID)."""
+
+    code = "400.13"
+    default_message = "Length of value too long for a field."
+
+
 class AuthenticationFailed(Problem):
     code = "401.2"
     default_message = "Could not authenticate with the provided credentials."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from server.app import create_app
 from server.config import Settings, load_settings
 from server.services import Services, build_services
 from server.startup import prepare_database
+from sync.access.accounts import create_user
 from sync.db.engine import transaction
 from sync.intake.projects import ensure_default_project
 from tests.databases import PostgresDatabases, SqliteDatabases
@@ -77,6 +79,15 @@ def project(services: Services):  # noqa: ANN201
 def app_token(services: Services, project) -> str:  # noqa: ANN001
     with transaction(services.sessions) as session:
         return ensure_default_project(session, services.settings.default_project_name)[1].token
+
+
+@pytest.fixture
+def supervisor(services: Services) -> dict[str, str]:
+    """Basic-auth headers of a supervisor account (HTTP Basic over plain HTTP is allowed in tests)."""
+    with transaction(services.sessions) as session:
+        create_user(session, "supervisor@county.example", "correct horse battery", "supervisor")
+    token = base64.b64encode(b"supervisor@county.example:correct horse battery").decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 @pytest.fixture

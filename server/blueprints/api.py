@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import ValidationError
 
 from server.auth import require, require_role
 from server.context import db
-from server.downloads import blob_response
+from server.downloads import blob_response, disposition
+from server.json_body import load_json
 from server.openrosa import XML_TYPE
 from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, SubmissionSchema
 from server.schemas.registry import ReviewSchema
-from sync.errors import BadRequest, NotFound
+from server.security_headers import as_stored_file
+from sync.errors import InvalidParameter, NotFound
 from sync.intake.forms import get_form, project_forms
 from sync.intake.projects import get_project, list_projects
 from sync.intake.submissions import count_submissions, get_attachment, get_submission, list_submissions
+from sync.numbers import MAX_DB_INTEGER, whole_number
 from sync.review.reviews import set_review_state
 
 bp = Blueprint("api", __name__)
@@ -68,7 +70,9 @@ def submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     session = db()
     if instance_id.endswith(".xml"):
         _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id[:-4])
-        return Response(version.xml, content_type=XML_TYPE)
+        response = Response(version.xml, content_type=XML_TYPE)
+        response.headers["Content-Disposition"] = disposition("attachment", instance_id)
+        return as_stored_file(response)  # a phone's XML, which a browser could render as XHTML
     pair = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
     return jsonify(SubmissionSchema().dump(pair))
 
@@ -77,10 +81,7 @@ def submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
 def review(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     """Central's review decision (``{"reviewState": "approved" | "rejected" | ...}``); the registry follows."""
     actor = require("submission.review", project_id, None)
-    try:
-        body = ReviewSchema().load(request.get_json(silent=True) or {})
-    except ValidationError as exc:
-        raise BadRequest(f"Invalid review: {exc.messages}") from exc
+    body = load_json(ReviewSchema(), "Invalid review")
     session = db()
     form = get_form(session, project_id, xml_form_id)
     set_review_state(session, form, instance_id, body["reviewState"], user_id=actor.user_id)
@@ -111,13 +112,16 @@ def attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -
     session = db()
     _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
     found = get_attachment(session, version, name)
-    return blob_response(found.blob_key, content_type=found.content_type, etag=found.md5, filename=found.name)
+    return blob_response(found.blob_key, etag=found.md5, filename=found.name)
 
 
 def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be a non-negative whole number.")
-    return int(raw)
+    value = whole_number(raw)
+    if value is None:
+        raise InvalidParameter(
+            f"Invalid input data type: expected {name} to be a whole number from 0 to {MAX_DB_INTEGER}."
+        )
+    return value

@@ -14,6 +14,7 @@ from server import downloads, envelopes
 from server.auth import require
 from server.context import close_db, db, services, wake_worker
 from server.openrosa import XML_TYPE, openrosa_headers, openrosa_message, xml_document
+from server.public_url import request_root
 from sync.errors import MissingHeader
 from sync.intake import ingest
 from sync.intake.forms import current_form, form_attachment, listed_forms
@@ -46,8 +47,9 @@ def add_headers(response: Response) -> Response:
 
 
 def _base(project_id: int) -> str:
-    """Absolute base URL of this project as the caller addressed it, token prefix kept (docs/protocol.md §2.3)."""
-    root = services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    """Absolute base URL of this project, token prefix kept (docs/protocol.md §2.3); its root comes from
+    server/public_url.py."""
+    root = request_root(services().settings, request)
     prefix = f"/v1/key/{g.token}" if g.token is not None else "/v1"
     return f"{root}{prefix}/projects/{project_id}"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import ValidationError
 
 from server.auth import require
 from server.context import db
+from server.json_body import load_json
 from server.schemas.api import iso_time
 from server.schemas.registry import (
     ClearanceSchema,
@@ -80,10 +80,7 @@ def flags(project_id: int) -> Response:
 @bp.patch("/projects/<int:project_id>/flags/<int:flag_id>")
 def update_flag(project_id: int, flag_id: int) -> Response:
     actor = require("submission.review", project_id, None)
-    try:
-        body = FlagUpdateSchema().load(request.get_json(silent=True) or {})
-    except ValidationError as exc:
-        raise BadRequest(f"Invalid flag update: {exc.messages}") from exc
+    body = load_json(FlagUpdateSchema(), "Invalid flag update")
     session = db()
     flag = resolve_flag(session, project_id, flag_id, body["state"], actor.user_id)
     session.commit()

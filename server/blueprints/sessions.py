@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
-from marshmallow import ValidationError
+from flask import Blueprint, Response, jsonify
 
 from server.auth import authenticate
 from server.context import db, services
+from server.json_body import load_json
 from server.schemas.api import iso_time
 from server.schemas.sessions import LoginSchema, UserSchema
 from sync.access.accounts import issue_session_token
 from sync.db.models import User, utcnow
-from sync.errors import AuthenticationFailed, BadRequest
+from sync.errors import AuthenticationFailed
 
 bp = Blueprint("sessions", __name__)
 
 
 @bp.post("/sessions")
 def login() -> Response:
-    try:
-        body = LoginSchema().load(request.get_json(silent=True) or {})
-    except ValidationError as exc:
-        raise BadRequest(f"A login needs an email and a password: {exc.messages}") from exc
+    body = load_json(LoginSchema(), "A login needs an email and a password")
     user = services().verifier.verify(db(), body["email"], body["password"])
     if user is None:
         raise AuthenticationFailed("Could not authenticate with the provided credentials.")

@@ -22,6 +22,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     costs the pragmas, and closing the last one checkpoints and removes the WAL, which a busy server would
     otherwise do for almost every request. Writers of one process queue on a lock (see
     :class:`_SerializedWrites`) rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+    Both backends keep statement parameters out of error messages: those reach logs and the jobs table, and
+    a parameter may be a phone token or a password hash.
     """
     if url.startswith("sqlite"):
         connection_class = type("SerializedWrites", (_SerializedWrites,), {"writer": threading.Lock()})
@@ -30,13 +32,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             connect_args={"timeout": SQLITE_LOCK_SECONDS, "check_same_thread": False, "factory": connection_class},
             pool_size=pool_size,
             max_overflow=pool_size,
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over
         # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL").
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_begin(conn: Connection) -> None:

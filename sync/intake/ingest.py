@@ -33,6 +33,7 @@ from sync.errors import (
     NotFound,
     StorageUnavailable,
     SubmissionConflict,
+    ValueTooLong,
 )
 from sync.intake.instance_xml import InstanceHeader, parse_instance, read_header, values_at
 from sync.job_kinds import NORMALIZE, PHOTOS
@@ -110,8 +111,7 @@ def receive_submission(session: Session, store: BlobStore, envelope: Envelope) -
     """Decide the case, store blobs, add rows and flush. The caller commits."""
     root = parse_instance(envelope.xml)
     header = read_header(root)
-    for upload in envelope.files:
-        check_attachment_name(upload.name)
+    _check_lengths(header, envelope)
     form = session.scalar(
         select(Form).where(Form.project_id == envelope.project_id, Form.xml_form_id == header.form_id)
     )
@@ -178,6 +178,21 @@ def receive_submission(session: Session, store: BlobStore, envelope: Envelope) -
         created=created,
         missing_attachments=missing,
     )
+
+
+def _check_lengths(header: InstanceHeader, envelope: Envelope) -> None:
+    """Values longer than their columns are refused here: PostgreSQL would fail the insert, SQLite store them."""
+    for label, value, column in (
+        ("instanceID", header.instance_id, SubmissionVersion.instance_id),
+        ("deprecatedID", header.deprecated_id, SubmissionVersion.deprecated_id),
+        ("instanceName", header.instance_name, SubmissionVersion.instance_name),
+        ("deviceID", envelope.device_id, SubmissionVersion.device_id),
+    ):
+        limit = column.type.length
+        if value is not None and len(value) > limit:
+            raise ValueTooLong(
+                f"The submission's {label} is {len(value):,} characters long; at most {limit} are accepted."
+            )
 
 
 def check_attachment_name(name: str) -> None:

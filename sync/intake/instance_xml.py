@@ -3,6 +3,11 @@
 The XML comes from a phone or from anyone on the network: it is parsed with defusedxml, which refuses
 DOCTYPEs and entity declarations outright (XXE, "billion laughs"), and only the few facts the server
 needs are read, by local name whatever the namespace prefix (docs/protocol.md §7.6).
+
+Size, depth and element count are bounded while parsing, before any tree is whole: a document nested a
+million levels deep would otherwise be accepted and then fail every recursive walk of it (the
+registry's normalization) on every try, and a few megabytes of ``<a/>`` make a tree of hundreds of
+megabytes. A form's submission is far inside every limit (docs/architecture.md, "Limits at the door").
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import DefusedXMLParser
 
-from sync.errors import HostileXml, InvalidXml, MissingFormId
+from sync.errors import HostileXml, InvalidXml, MissingFormId, TooLarge
+from sync.numbers import MAX_INTEGER_COLUMN, whole_number
+
+MAX_XML_BYTES = 2_000_000
+MAX_XML_DEPTH = 100
+MAX_XML_ELEMENTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -34,13 +44,45 @@ def local_name(tag: str) -> str:
 
 
 def parse_instance(xml: bytes) -> Element:
-    """The root element, or a typed problem for hostile or malformed XML."""
+    """The root element, or a typed problem for hostile, malformed, oversized or overly nested XML."""
+    if len(xml) > MAX_XML_BYTES:
+        raise TooLarge(f"The submission XML is larger than this server accepts ({MAX_XML_BYTES:,} bytes).")
+    builder = _BoundedTreeBuilder()
+    parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     try:
-        return fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.feed(xml)
+        return parser.close()
     except DefusedXmlException as exc:
         raise HostileXml() from exc
-    except (ParseError, ValueError) as exc:
+    except _TooComplex as exc:
+        raise InvalidXml(f"The submission XML {exc}; no form produces that.") from None
+    # An unknown or multi-byte encoding declaration is a LookupError or ValueError from the decoder.
+    except (ParseError, ValueError, LookupError) as exc:
         raise InvalidXml(f"The submission is not well-formed XML ({exc}).") from exc
+
+
+class _TooComplex(Exception):
+    """Raised from inside the parser to stop it at the first element past a limit."""
+
+
+class _BoundedTreeBuilder(TreeBuilder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+        self._elements = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self._depth += 1
+        self._elements += 1
+        if self._depth > MAX_XML_DEPTH:
+            raise _TooComplex(f"is nested more than {MAX_XML_DEPTH} levels deep")
+        if self._elements > MAX_XML_ELEMENTS:
+            raise _TooComplex(f"has more than {MAX_XML_ELEMENTS:,} elements")
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> Element:
+        self._depth -= 1
+        return super().end(tag)
 
 
 def read_header(root: Element) -> InstanceHeader:
@@ -153,6 +195,6 @@ def read_entity(root: Element) -> EntityAction | None:
         entity_id=(entity.get("id") or "").strip().removeprefix("uuid:"),
         create=entity.get("create", "").strip().lower() in ("1", "true"),
         update=entity.get("update", "").strip().lower() in ("1", "true"),
-        base_version=int(base) if base.isdigit() else None,
+        base_version=whole_number(base, MAX_INTEGER_COLUMN),  # it is stored with the history rows
         label=_text(entity, "label"),
     )

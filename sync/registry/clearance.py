@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from sync.db.models import BaselineRecord, Household, HousingAppraisal, IncomeCheck, WaterSurvey
 from sync.errors import BadRequest
+from sync.numbers import ascii_digits
 from sync.registry.households import counted
 
 AREA_LENGTHS = {6: "county", 9: "township", 12: "village"}
@@ -47,7 +48,7 @@ class Clearance:
 
 
 def area_level(area: str) -> str:
-    if not area.isdigit() or len(area) not in AREA_LENGTHS:
+    if not ascii_digits(area) or len(area) not in AREA_LENGTHS:
         raise BadRequest("area must be a 6-digit county, 9-digit township or 12-digit village code.")
     return AREA_LENGTHS[len(area)]
 

@@ -26,6 +26,7 @@ from sync.db.models import (
     WaterSurvey,
 )
 from sync.intake.instance_xml import EntityAction
+from sync.numbers import ascii_digits
 from sync.oversight.flags import FlagDraft
 from sync.registry import verdicts
 from sync.registry.households import (
@@ -99,7 +100,7 @@ class Placement:
         if not creating:
             self._unknown_household(ref or entity_id)
             return None
-        if not (village.isdigit() and len(village) == 12) or not entity_id:
+        if not (ascii_digits(village) and len(village) == 12) or not entity_id:
             self.flags.append(
                 FlagDraft(
                     "household_unregistrable",

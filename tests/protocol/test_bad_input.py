@@ -144,3 +144,116 @@ def test_unknown_url_under_the_token_prefix_is_openrosa_404(collect) -> None:
     response = collect.get(f"{collect.server_path}/nothing-here")
     assert response.status_code == 404
     assert b"<OpenRosaResponse" in response.data
+
+
+# -- what the hostile-request run found (tests/protocol/test_hostile.py runs the same kinds in bulk) --------------
+
+
+@pytest.mark.parametrize("encoding", ["x-unknown", "rot13", "shift_jis", "utf-16"])
+def test_an_unknown_or_unusable_xml_encoding_is_400(collect, photo_form, services, encoding: str) -> None:
+    xml = photo_form.xml("uuid:enc", {"name": "a"}).replace(b'encoding="UTF-8"', f'encoding="{encoding}"'.encode())
+    _assert_clean_refusal(collect.post(submission_body(xml)), 400, services, b"not well-formed")
+
+
+def _nested(photo_form, depth: int) -> bytes:  # noqa: ANN001
+    """The photo form's XML with ``depth`` levels of elements below its root (the root itself is level 1)."""
+    inner = "<g>" * (depth - 1) + "x" + "</g>" * (depth - 1)
+    return photo_form.xml("uuid:deep", {"name": "a"}).replace(b"<name>", inner.encode() + b"<name>")
+
+
+def test_xml_nested_up_to_the_limit_is_accepted(collect, photo_form) -> None:
+    from sync.intake.instance_xml import MAX_XML_DEPTH
+
+    assert collect.post(submission_body(_nested(photo_form, MAX_XML_DEPTH))).status_code == 201
+
+
+@pytest.mark.parametrize("depth", [101, 100_000])
+def test_deeply_nested_xml_is_refused_at_the_door(collect, photo_form, services, depth: int) -> None:
+    """It used to be accepted, and then its normalize job failed with RecursionError on every try."""
+    response = collect.post(submission_body(_nested(photo_form, depth)))
+    _assert_clean_refusal(response, 400, services, b"nested more than 100 levels deep")
+
+
+def test_xml_of_a_million_levels_is_refused_by_its_size(collect, photo_form, services) -> None:
+    _assert_clean_refusal(collect.post(submission_body(_nested(photo_form, 1_000_000))), 413, services, b"XML is")
+
+
+def test_xml_with_too_many_elements_is_400(collect, photo_form, services) -> None:
+    xml = photo_form.xml("uuid:wide", {"name": "a"}).replace(b"<name>", b"<a/>" * 100_001 + b"<name>")
+    _assert_clean_refusal(collect.post(submission_body(xml)), 400, services, b"more than 100,000 elements")
+
+
+@pytest.mark.parametrize(
+    ("field", "make"),
+    [
+        ("instanceID", lambda xml: xml.replace(b"uuid:long", b"uuid:" + b"x" * 200)),
+        ("deprecatedID", lambda xml: xml.replace(b"<orx:instanceID>", b"<orx:deprecatedID>" + b"d" * 201
+                                                 + b"</orx:deprecatedID><orx:instanceID>")),
+        ("instanceName", lambda xml: xml.replace(b"<orx:instanceID>", b"<orx:instanceName>" + b"n" * 501
+                                                 + b"</orx:instanceName><orx:instanceID>")),
+    ],
+)
+def test_identifiers_longer_than_their_columns_are_400(collect, photo_form, services, field: str, make) -> None:  # noqa: ANN001
+    response = collect.post(submission_body(make(photo_form.xml("uuid:long", {"name": "a"}))))
+    _assert_clean_refusal(response, 400, services, field.encode())
+
+
+def test_identifiers_as_long_as_their_columns_are_accepted(collect, photo_form) -> None:
+    name = b"<orx:instanceName>" + b"n" * 500 + b"</orx:instanceName><orx:instanceID>"
+    xml = photo_form.xml("uuid:" + "x" * 195, {"name": "a"}).replace(b"<orx:instanceID>", name)
+    assert collect.post(submission_body(xml)).status_code == 201
+
+
+def test_a_device_id_longer_than_its_column_is_400(collect, photo_form, services) -> None:
+    body = submission_body(photo_form.xml("uuid:device", {"name": "a"}))
+    response = collect.client.post(
+        f"{collect.server_path}/submission?deviceID={'d' * 201}",
+        data=body.body(),
+        content_type=body.content_type,
+        headers=COLLECT_HEADERS,
+    )
+    _assert_clean_refusal(response, 400, services, b"deviceID")
+
+
+def test_files_the_xml_does_not_name_are_ignored_whatever_their_names(collect, photo_form, services) -> None:
+    xml = photo_form.xml("uuid:extra", {"name": "a", "photo": "p.jpg"})
+    multipart = submission_body(xml, {"p.jpg": jpeg_bytes(4)})
+    for odd in ("../../etc/x", "a\x01b", " lead", "x" * 300, ".."):
+        multipart.parts.append(Part(odd, b"not named by the XML", "text/plain", odd))
+    assert collect.post(multipart).status_code == 201
+    listed = counts(services)
+    assert (listed["submissions"], listed["attachments"], listed["tmp_files"]) == (1, 1, 0)
+
+
+def test_more_than_a_thousand_parts_is_413_saying_so(collect, photo_form, services) -> None:
+    multipart = submission_body(photo_form.xml("uuid:parts", {"name": "a"}))
+    multipart.parts += [Part(f"f{n}.bin", b"x", "application/octet-stream", f"f{n}.bin") for n in range(1000)]
+    _assert_clean_refusal(collect.post(multipart), 413, services, b"more than 1,000 multipart parts")
+
+
+def test_a_large_text_field_is_413_saying_so(collect, photo_form, services) -> None:
+    multipart = submission_body(photo_form.xml("uuid:text", {"name": "a"}))
+    multipart.parts.append(Part("*isIncomplete*", b"y" * 1_000_000, None, None))
+    _assert_clean_refusal(collect.post(multipart), 413, services, b"text fields add up to more than 65,536 bytes")
+
+
+def test_part_headers_that_never_end_are_400(collect, photo_form, services) -> None:
+    boundary = "unending"
+    body = f"--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Long: ".encode() + b"h" * 200_000
+    response = collect.client.post(
+        f"{collect.server_path}/submission",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers=COLLECT_HEADERS,
+    )
+    _assert_clean_refusal(response, 400, services, b"malformed")
+
+
+@pytest.mark.parametrize("path", ["/forms/a%00b.xml", "/forms/a%01b%0D%0A.xml", "/nothing%00here"])
+def test_an_openrosa_404_echoing_control_characters_is_well_formed_xml(collect, path: str) -> None:
+    from defusedxml.ElementTree import fromstring
+
+    response = collect.get(f"{collect.server_path}{path}")
+    assert response.status_code == 404
+    root = fromstring(response.data)
+    assert root.tag == "{http://openrosa.org/http/response}OpenRosaResponse"

@@ -174,7 +174,8 @@ def test_refused_account_names_the_reason_and_creates_nothing(tmp_path: Path) ->
     client = app.test_client()
     assert client.get("/v1/projects/1/formList", headers=_basic("a@example.org", "short")).status_code == 401
     assert client.get("/v1/projects/1/formList", headers=_basic("a@example.org", "another password")).status_code == 401
-    assert client.get("/v1/projects/1/formList", headers=_basic("a@example.org", PASSWORD)).status_code == 200
+    current = client.get("/v1/users/current", headers=_basic("a@example.org", PASSWORD))
+    assert current.status_code == 200 and current.get_json()["role"] == "viewer"
 
 
 def _basic(email: str, password: str) -> dict[str, str]:

@@ -221,13 +221,23 @@ def _resized(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 def fingerprint(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Fingerprint:
     """Fingerprint a photo file; raises media.images.UnreadableImage for files that cannot be decoded."""
-    return fingerprint_image(open_upright(path, min_side=256, max_pixels=max_pixels))
+    image = open_upright(path, min_side=256, max_pixels=max_pixels)
+    return fingerprint_image(image, size=_upright_size(path, image))
 
 
 def examine(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Fingerprint, Features]:
     """The fingerprint and the local features of a photo file, from one decode (what the job stores)."""
     image = open_upright(path, min_side=384, max_pixels=max_pixels)
-    return fingerprint_image(image), keypoint_features(image)
+    return fingerprint_image(image, size=_upright_size(path, image)), keypoint_features(image)
+
+
+def _upright_size(path: Path, decoded: Image.Image) -> tuple[int, int]:
+    """The photo's own size, upright (JPEGs are decoded reduced, so ``decoded`` is smaller)."""
+    with Image.open(path) as image:
+        width, height = image.size
+    if (decoded.width > decoded.height) != (width > height):
+        width, height = height, width  # the orientation tag turned it
+    return width, height
 
 
 def keypoint_features(image: Image.Image) -> Features:
@@ -235,10 +245,11 @@ def keypoint_features(image: Image.Image) -> Features:
     return features(image)
 
 
-def fingerprint_image(image: Image.Image) -> Fingerprint:
-    """Fingerprint an already decoded, upright image."""
+def fingerprint_image(image: Image.Image, *, size: tuple[int, int] | None = None) -> Fingerprint:
+    """Fingerprint an already decoded, upright image; ``size``: the photo's own size, if it was decoded
+    reduced (it tells a resized copy)."""
     image = image.convert("RGB")
-    size = image.size
+    size = size or image.size
     if max(image.size) > WORK_SIDE:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)

@@ -6,8 +6,9 @@ a submission already received. For each present image attachment of the submissi
 ``PhotoCheck`` is taken (or made: sync/evidence/examine.py), then the flags are raised together
 (``replace_flags(session, version, "photos", drafts)``): unreadable photo, photo taken too far from the
 household's registered location or from the submission's ``gps_house``, taken far from the visit
-(``start``/``end``), the same bytes or a near-identical photo attached to a *different* household of the
-same project.
+(``start``/``end``), taken for an on-site visit but without a geotag, the same bytes or a reused (edited)
+copy attached to a *different* household of the same project (media/duplicates.py: view-key lookup, then
+hashes or ORB keypoints decide).
 
 Why a background job and not the request: with this work on the request path, 6 to 12 times fewer
 submissions per second were accepted and the median upload took 1.2-1.8 s instead of 0.1-0.3 s
@@ -20,18 +21,31 @@ flags that are raised again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from media.duplicates import DEFAULT_THRESHOLD, MIN_SHARED_BANDS, Fingerprint, match
+from media.duplicates import (
+    HASH_THRESHOLD,
+    SHORTLIST,
+    Fingerprint,
+    Verdict,
+    fine_distance,
+    judge,
+    match,
+    pick_candidates,
+    rank_candidates,
+)
 from media.evidence import EvidenceCheck, EvidenceFinding, EvidenceLimits, check_photo_evidence
 from media.exif import ExifFacts
 from media.geo import GeoPoint, parse_geopoint
 from media.images import ImageReport, extension_mismatch
-from sync.db.models import Form, Household, Job, PhotoBand, PhotoCheck, SubmissionAttachment, SubmissionVersion
+from media.keypoints import Features
+from media.store import BlobNotFound, BlobStore
+from sync.db.models import Form, Household, Job, PhotoCheck, PhotoKey, SubmissionAttachment, SubmissionVersion
 from sync.evidence.examine import PhotoSettings, examine_blob, images_of, photo_check, unexamined
 from sync.intake.instance_xml import answers_from_xml, local_name, parse_instance, repeat_names, values_at
 from sync.oversight.flags import FlagDraft, replace_flags
@@ -89,7 +103,7 @@ def check_submission_photos(
     for attachment in images:
         check = checks[attachment.sha256]
         drafts += _image_flags(attachment, check, visit, settings.evidence_limits)
-    drafts += _duplicate_flags(session, version, visit, images, checks)
+    drafts += _duplicate_flags(session, version, visit, images, checks, settings.store)
     replace_flags(session, version, SOURCE, drafts)
     return drafts
 
@@ -204,6 +218,7 @@ def _image_flags(
         visit_start=visit.start,
         visit_end=visit.end,
         limits=limits,
+        on_site=visit.location is not None,  # the form records where the visit took place (gps_house)
     )
     for finding in findings:
         if finding.flagged:
@@ -215,6 +230,19 @@ def _evidence_flag(
     finding: EvidenceFinding, check: PhotoCheck, visit: _Visit, photo_field: str | None, common: dict
 ) -> FlagDraft:
     name = common["attachment_name"]
+    if finding.check is EvidenceCheck.NO_GEOTAG:
+        return FlagDraft(
+            kind="photo_without_location",
+            severity="warning",
+            message=f"{name}: {finding.message}.",
+            details={
+                "field": "exif_gps",
+                "photo_field": photo_field,
+                "exif_time": check.taken_at is not None,
+                "submission_location": [visit.location.latitude, visit.location.longitude] if visit.location else None,
+            },
+            **common,
+        )
     if finding.check is EvidenceCheck.TAKEN_TOO_FAR_AWAY:
         assert finding.distance_m is not None and finding.limit_m is not None
         if finding.reference == "household":
@@ -267,53 +295,95 @@ class _Other:
     score: float
 
 
+SAME_BYTES = Verdict(True, 0.0, "same bytes")
+
+
 def _duplicate_flags(
     session: Session,
     version: SubmissionVersion,
     visit: _Visit,
     images: list[SubmissionAttachment],
     checks: dict[str, PhotoCheck | str],
+    store: BlobStore,
 ) -> list[FlagDraft]:
-    """The same bytes, or a near-identical photo, attached to a different household of the same project."""
+    """The same bytes, or a reused (edited) copy, attached to a different household of the same project."""
     if visit.household is None:
         return []  # "a different household" cannot be decided yet; the follow-up job decides it
     readable = {sha: check for sha, check in checks.items() if isinstance(check, PhotoCheck) and check.readable}
-    similar = {sha: _similar_blobs(session, check) for sha, check in readable.items()}
+    similar = {sha: _similar_blobs(session, check, store) for sha, check in readable.items()}
     wanted = set(readable) | {other for found in similar.values() for other in found}
     others = _attachments_in_project(session, visit.project_id, wanted, exclude_submission=version.submission_id)
     households = households_of(session, {other.submission_id for other in others})
+    explained = _copy_of_own_photo(session, version, visit, store)
     drafts = []
     for attachment in images:
         if attachment.sha256 not in readable:
             continue
-        scores = {attachment.sha256: 0.0, **similar[attachment.sha256]}
+        verdicts = {attachment.sha256: SAME_BYTES, **similar[attachment.sha256]}
         matches = sorted(
             (
-                (scores[other.sha256], other)
+                (verdicts[other.sha256], other)
                 for other in others
-                if other.sha256 in scores
+                if other.sha256 in verdicts
                 and (household := households.get(other.submission_id)) is not None
                 and household.id != visit.household.id
             ),
-            key=lambda item: (item[0], item[1].submission_id, item[1].name),
+            key=lambda item: (item[0].score, item[1].submission_id, item[1].name),
         )
-        for score, other in matches[:MAX_DUPLICATES_PER_PHOTO]:
+        matches = [m for m in matches if m[0] is SAME_BYTES or not explained(m[1].sha256)]
+        for verdict, other in matches[:MAX_DUPLICATES_PER_PHOTO]:
             household = households[other.submission_id]
-            drafts.append(_duplicate_flag(attachment, other, score, visit, household, len(matches)))
+            drafts.append(_duplicate_flag(version, attachment, other, verdict, visit, household, len(matches)))
     return drafts
 
 
+def _copy_of_own_photo(
+    session: Session, version: SubmissionVersion, visit: _Visit, store: BlobStore
+) -> Callable[[str], bool]:
+    """Whether another household's photo is itself a copy of a photo of *this* household (its other
+    submissions): then this household's later visit looks like it because it shows the same house, and
+    the reuse is flagged on that other photo's submission, not here."""
+    known: dict[str, bool] = {}
+
+    def explained(sha256: str) -> bool:
+        if sha256 not in known:
+            check = session.scalar(select(PhotoCheck).where(PhotoCheck.sha256 == sha256))
+            similar = set(_similar_blobs(session, check, store)) if check is not None else set()
+            ours = _attachments_in_project(session, visit.project_id, similar, exclude_submission=version.submission_id)
+            owners = households_of(session, {o.submission_id for o in ours})
+            known[sha256] = any(h.id == visit.household.id for h in owners.values())
+        return known[sha256]
+
+    return explained
+
+
 def _duplicate_flag(
-    attachment: SubmissionAttachment, other: _Other, score: float, visit: _Visit, household: Household, total: int
+    version: SubmissionVersion,
+    attachment: SubmissionAttachment,
+    other: _Other,
+    verdict: Verdict,
+    visit: _Visit,
+    household: Household,
+    total: int,
 ) -> FlagDraft:
+    """The flag a supervisor's side-by-side view explains: both households, submissions and photos, the
+    score, the evidence and the edits seen (e.g. "mirrored, cropped")."""
     exact = other.sha256 == attachment.sha256
-    what = "the same photo file" if exact else f"a near-identical photo (score {score:.3f})"
+    checked = verdict.verification
+    if exact:
+        what = "the same photo file"
+    elif verdict.evidence == "keypoints" and checked is not None:
+        edits = ", ".join(verdict.alterations) or "no visible edit"
+        what = f"a reused copy ({edits}; {checked.inliers} keypoints matched, score {verdict.score:.3f})"
+    else:
+        edits = ", ".join(verdict.alterations) or "no visible edit"
+        what = f"a near-identical photo ({edits}; score {verdict.score:.3f})"
     return FlagDraft(
         kind="photo_reused" if exact else "photo_near_duplicate",
         severity="error" if exact else "warning",
         message=(
-            f"{attachment.name} of household {visit.household_code} is {what} as {other.name} of household "
-            f"{household.code} (submission {other.submission_id})."
+            f"{attachment.name} of household {visit.household_code} (submission {version.submission_id}) is "
+            f"{what} of {other.name} of household {household.code} (submission {other.submission_id})."
         ),
         household_code=visit.household_code,
         other_household_code=household.code,
@@ -322,8 +392,13 @@ def _duplicate_flag(
         other_attachment_name=other.name,
         details={
             "photo_field": visit.fields.get(attachment.name),
-            "score": round(score, 4),
-            "threshold": DEFAULT_THRESHOLD,
+            "submission_id": version.submission_id,
+            "score": round(verdict.score, 4),
+            "threshold": HASH_THRESHOLD,
+            "evidence": verdict.evidence,
+            "alterations": list(verdict.alterations),
+            "keypoints": checked.inliers if checked is not None else None,
+            "keypoint_area": round(checked.area, 3) if checked is not None else None,
             "same_bytes": exact,
             "sha256": attachment.sha256,
             "other_sha256": other.sha256,
@@ -332,38 +407,63 @@ def _duplicate_flag(
     )
 
 
-def _similar_blobs(session: Session, check: PhotoCheck) -> dict[str, float]:
-    """SHA-256 -> score of other checked photos that ``match`` flags, found through the band index.
+def _similar_blobs(session: Session, check: PhotoCheck, store: BlobStore) -> dict[str, Verdict]:
+    """SHA-256 -> verdict of other checked photos judged to be this photo, found through the key index.
 
-    One indexed query fetches only the photos sharing at least MIN_SHARED_BANDS band keys (docs/media.md 4),
+    One indexed query fetches the ``photo_keys`` rows sharing a key with the photo's guesses (docs/media.md
+    4); the best SHORTLIST by fine hash are read, the best CANDIDATES of those judged (media.duplicates),
     so the work per new photo grows with the number of look-alikes, not with the collection.
     """
-    value = (check.fingerprint or {}).get("value")
-    if not value:
+    mine = _fingerprint_of(check)
+    if mine is None:
         return {}
-    try:
-        mine = Fingerprint.from_string(value)
-    except ValueError:
-        return {}  # made by another fingerprint version: not comparable
-    shared = (
-        select(PhotoBand.photo_check_id)
-        .where(PhotoBand.band_key.in_(sorted(mine.band_keys())), PhotoBand.photo_check_id != check.id)
-        .group_by(PhotoBand.photo_check_id)
-        .having(func.count() >= MIN_SHARED_BANDS)
-        .subquery()
-    )
-    found = {}
-    for sha256, stored in session.execute(
-        select(PhotoCheck.sha256, PhotoCheck.fingerprint).join(shared, shared.c.photo_check_id == PhotoCheck.id)
+    lookup = mine.lookup_keys()
+    best: dict[int, int] = {}
+    for photo_check_id, key, fine in session.execute(
+        select(PhotoKey.photo_check_id, PhotoKey.key, PhotoKey.fine).where(
+            PhotoKey.key.in_(sorted(lookup)), PhotoKey.photo_check_id != check.id
+        )
     ):
-        try:
-            theirs = Fingerprint.from_string((stored or {}).get("value", ""))
-        except ValueError:
-            continue  # made by another fingerprint version: not comparable
-        result = match(mine, theirs)
-        if result.is_duplicate:
-            found[sha256] = result.score
+        distance = fine_distance(lookup, key, fine & _MASK64)
+        if distance < best.get(photo_check_id, 65):
+            best[photo_check_id] = distance
+    shortlist = rank_candidates(best, SHORTLIST)
+    stored = {c.id: c for c in session.scalars(select(PhotoCheck).where(PhotoCheck.id.in_(shortlist)))}
+    prints = {cid: fp for cid in shortlist if cid in stored and (fp := _fingerprint_of(stored[cid])) is not None}
+    mine_features: list[Features | None] = []  # read once, only if a candidate needs it
+    found = {}
+    for cid in pick_candidates(mine, prints):
+        theirs = prints[cid]
+        if match(mine, theirs).score <= HASH_THRESHOLD:
+            verdict = judge(mine, theirs, None, None)
+        else:
+            if not mine_features:
+                mine_features.append(_features_of(store, check))
+            verdict = judge(mine, theirs, mine_features[0], _features_of(store, stored[cid]))
+        if verdict.is_duplicate:
+            found[stored[cid].sha256] = verdict
     return found
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _fingerprint_of(check: PhotoCheck) -> Fingerprint | None:
+    try:
+        return Fingerprint.from_string((check.fingerprint or {}).get("value", ""))
+    except ValueError:
+        return None  # made by another fingerprint version: not comparable
+
+
+def _features_of(store: BlobStore, check: PhotoCheck) -> Features | None:
+    """The photo's stored local features, or None (none stored, or gone: the hashes alone then decide)."""
+    if not check.features_key:
+        return None
+    try:
+        with store.open(check.features_key) as source:
+            return Features.from_bytes(source.read())
+    except (BlobNotFound, ValueError):
+        return None
 
 
 def _attachments_in_project(
@@ -384,5 +484,3 @@ def _attachments_in_project(
         )
     )
     return [_Other(submission_id, name, sha256, 0.0) for submission_id, name, sha256 in rows]
-
-

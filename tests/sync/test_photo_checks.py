@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 from sqlalchemy import func, select, update
 
+from bench.photo_field import PLACES, FieldScene, render_field, stamp
 from forms.build import CompiledForm, compile_xlsform
 from media.geo import haversine_m
 from media.store import blob_key, thumbnail_key
@@ -375,7 +378,7 @@ def test_the_same_or_a_near_identical_photo_for_another_household_is_flagged_nam
     assert reused.severity == "error" and reused.details["score"] == 0 and reused.details["same_bytes"]
     near = found[(b, "photo_near_duplicate", "b2.jpg", a, "a2.jpg")]
     assert (near.household_code, near.other_household_code) == ("5101140010010022", "5101140010010011")
-    assert 0 < near.details["score"] and near.details["evidence"] in ("hashes", "keypoints")
+    assert near.details["score"] > 0 and near.details["evidence"] in ("hashes", "keypoints")
     assert "resized" in near.details["alterations"]
     assert "5101140010010011" in near.message and "5101140010010022" in near.message
     # Household A's reviewer sees the flags raised on B's submission too.
@@ -469,3 +472,46 @@ def test_photos_job_follows_each_request_that_stores_a_new_file(
     with services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(PhotoCheck)) == 2
     assert job_states(services) == {"normalize": {"done"}, "photos": {"done"}}
+
+
+def test_a_field_reuse_is_flagged_across_households_and_a_later_visit_and_the_neighbour_are_not(
+    services: Services, project, form, phone: Phone  # noqa: ANN001
+) -> None:
+    """What a supervisor checks: household B's front photo is A's, mirrored, cropped and re-stamped by a
+    watermark camera; A's photo at a later visit and the same-design house next door are not reuses."""
+    rng = np.random.default_rng(3)
+    house = FieldScene("house", 501, household=1, design=501)
+    original = stamp(render_field(house), rng, datetime(2026, 3, 2, 9, 41), PLACES[0])
+    width, height = original.size
+    copy = ImageOps.mirror(original).crop((90, 60, width - 80, height - 70))  # about 8 % off each side
+    copy = stamp(copy, rng, datetime(2026, 6, 9, 15, 2), PLACES[3])
+    later = stamp(render_field(replace(house, viewpoint=2)), rng, datetime(2026, 9, 1, 10, 5), PLACES[0])
+    neighbour = stamp(
+        render_field(FieldScene("house", 502, household=3, design=501)), rng, datetime(2026, 3, 2, 10, 3), PLACES[0]
+    )
+    photos = {
+        "uuid:a": ("a.jpg", original, "5101140010010041"),
+        "uuid:b": ("b.jpg", copy, "5101140010010042"),
+        "uuid:a-later": ("a-later.jpg", later, "5101140010010041"),
+        "uuid:c": ("c.jpg", neighbour, "5101140010010043"),
+    }
+    for instance, (name, image, code) in photos.items():
+        send(phone, instance, {name: jpeg_bytes(image, quality=85, taken=DURING, gps=NEAR)}, ph_front=name)
+        register(services, instance, code)
+    run_jobs(services)
+
+    flags = [f for f in photo_flags(services, project) if f.kind in DUPLICATE_KINDS]
+    a, b = version_of(services, "uuid:a").submission_id, version_of(services, "uuid:b").submission_id
+    assert [(f.submission_id, f.attachment_name, f.other_submission_id, f.other_attachment_name) for f in flags] == [
+        (b, "b.jpg", a, "a.jpg")
+    ]
+    (reuse,) = flags
+    assert (reuse.kind, reuse.household_code, reuse.other_household_code) == (
+        "photo_near_duplicate",
+        "5101140010010042",
+        "5101140010010041",
+    )
+    assert reuse.details["evidence"] == "keypoints" and reuse.details["keypoints"] >= 20
+    assert {"mirrored", "cropped"} <= set(reuse.details["alterations"])
+    assert reuse.details["submission_id"] == b and reuse.details["photo_field"] == "ph_front"
+    assert "mirrored, cropped" in reuse.message and "5101140010010041" in reuse.message

@@ -144,7 +144,7 @@ class Fingerprint:
         start = tail + _TAIL.size
         if len(raw) != start + (n_stored + n_query) * _VIEW.size:
             raise ValueError("truncated or malformed fingerprint")
-        views = [ViewKey(*_VIEW.unpack_from(raw, start + i * _VIEW.size)) for i in range(n_stored + n_query)]
+        views = list(map(ViewKey._make, _VIEW.iter_unpack(raw[start:])))
         return cls(variants, tuple(views[:n_stored]), tuple(views[n_stored:]), (width, height))
 
     def index_rows(self) -> list[tuple[int, int]]:

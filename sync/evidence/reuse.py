@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from media.duplicates import (
@@ -191,7 +191,14 @@ def _similar_blobs(session: Session, check: PhotoCheck, store: BlobStore) -> dic
         if distance < best.get(photo_check_id, 65):
             best[photo_check_id] = distance
     shortlist = rank_candidates(best, SHORTLIST)
-    stored = {c.id: c for c in session.scalars(select(PhotoCheck).where(PhotoCheck.id.in_(shortlist)))}
+    stored = {
+        row.id: row
+        for row in session.execute(
+            select(PhotoCheck.id, PhotoCheck.sha256, PhotoCheck.fingerprint, PhotoCheck.features_key).where(
+                PhotoCheck.id.in_(shortlist)
+            )
+        )
+    }
     prints = {cid: fp for cid in shortlist if cid in stored and (fp := _fingerprint_of(stored[cid])) is not None}
     mine_features: list[Features | None] = []  # read once, only if a candidate needs it
     found = {}
@@ -201,8 +208,8 @@ def _similar_blobs(session: Session, check: PhotoCheck, store: BlobStore) -> dic
             verdict = judge(mine, theirs, None, None)
         else:
             if not mine_features:
-                mine_features.append(_features_of(store, check))
-            verdict = judge(mine, theirs, mine_features[0], _features_of(store, stored[cid]))
+                mine_features.append(_features_of(store, check.features_key))
+            verdict = judge(mine, theirs, mine_features[0], _features_of(store, stored[cid].features_key))
         if verdict.is_duplicate:
             found[stored[cid].sha256] = verdict
     return found
@@ -211,19 +218,19 @@ def _similar_blobs(session: Session, check: PhotoCheck, store: BlobStore) -> dic
 _MASK64 = (1 << 64) - 1
 
 
-def _fingerprint_of(check: PhotoCheck) -> Fingerprint | None:
+def _fingerprint_of(check: PhotoCheck | Row) -> Fingerprint | None:
     try:
         return Fingerprint.from_string((check.fingerprint or {}).get("value", ""))
     except ValueError:
         return None  # made by another fingerprint version: not comparable
 
 
-def _features_of(store: BlobStore, check: PhotoCheck) -> Features | None:
+def _features_of(store: BlobStore, key: str | None) -> Features | None:
     """The photo's stored local features, or None (none stored, or gone: the hashes alone then decide)."""
-    if not check.features_key:
+    if not key:
         return None
     try:
-        with store.open(check.features_key) as source:
+        with store.open(key) as source:
             return Features.from_bytes(source.read())
     except (BlobNotFound, ValueError):
         return None

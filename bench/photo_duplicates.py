@@ -13,12 +13,14 @@ random strength. It measures, at the default threshold:
 - false flags on distinct pairs: share of pairs of *different* photos flagged, both among the distinct
   photos themselves and among all files (altered copies against other photos), plus the share of distinct
   photos that are flagged with at least one other, and the rate among second-viewpoint pairs alone;
-- the band index: share of flagged duplicates that the candidate lookup returns, and how much of the
+- the key index: share of flagged duplicates that the candidate lookup (the view keys) returns, and how much of the
   collection a lookup fetches;
 - a baseline: one 64-bit pHash on the raw picture at the threshold that gives 1 % false pairs;
 - a threshold sweep, and time per fingerprint and per thousand match scores.
 
 Figures are printed as Markdown and written to ``--out`` (JSON and Markdown); docs/media.md quotes them.
+This measures the hash score (``match``) on its own; the detector as the ``photos`` job runs it (lookup,
+hashes, keypoints) is measured by bench/photo_reuse.py on this set and on the field set.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def evaluate(data: LabelledSet, threshold: float = DEFAULT_THRESHOLD) -> dict:
         "false_pairs": float((cross <= threshold).mean()),
     }
 
-    index = DuplicateIndex(threshold=threshold)
+    index = DuplicateIndex()
     for i in originals:
         index.add(i, fps[i])
     caught_pairs = [
@@ -149,7 +151,7 @@ def evaluate(data: LabelledSet, threshold: float = DEFAULT_THRESHOLD) -> dict:
     ]
     returned = fetched = 0
     for a, b in caught_pairs:
-        candidates = index.candidates(fps[b])
+        candidates = index.shortlist(fps[b], limit=None)
         returned += a in candidates
         fetched += len(candidates)
 
@@ -251,7 +253,7 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{a} {v:.0%}" for a, v in b["recall_by_alteration"].items())
         + ").",
         "",
-        f"Band index (>= 3 shared 8-bit bands): returns {result['index']['candidate_recall']:.1%} of the "
+        f"Key index (a shared view key): returns {result['index']['candidate_recall']:.1%} of the "
         f"duplicates the matcher flags, fetching {result['index']['fetched_share']:.2%} of the collection "
         "per lookup.",
         "",

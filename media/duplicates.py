@@ -1,40 +1,29 @@
-"""Near-duplicate photos: a perceptual fingerprint per photo, a match score, and a scalable candidate lookup.
+"""Near-duplicate photos: a perceptual fingerprint per photo, a scalable candidate lookup, and the verdict.
 
 Exact re-uploads are caught by SHA-256 (the caller's blob key); this module catches the same photo after
-the edits people make when they reuse one for another household or another visit: resized, recompressed,
-cropped by a few percent, tilted a few degrees ("straightened"), framed with a border, brightened, or
-several of these at once.
+the edits people make when they reuse one for another household: the mild ones (resized, recompressed,
+cropped by a few percent, tilted a few degrees, framed, brightened) and the field ones (re-stamped by a
+watermark camera, mirrored, cropped by 6-12 % a side, tilted 3-6 degrees, shrunk to a quarter, JPEG
+quality 25, grey, more contrast; two to four at once).
 
-Fingerprint (``fingerprint``). The photo is decoded upright (EXIF orientation applied) and reduced; a
-frame detector looks for a uniform band on all four sides and, if there is one, the fingerprint gets a
-second *variant* computed on the image inside the frame. Each variant holds:
+Three stages, each measured on the labelled sets (docs/media.md section 4, docs/performance.md):
 
-- pHash and dHash (64 bits each) of the whole image: low-frequency structure and gradient direction,
-  both insensitive to scaling, recompression and global brightness;
-- pHash and dHash of the central 70 %: a few percent of crop, tilt or leftover frame moves the centre
-  relatively less than the edges;
-- a 4 x 4 grid of mean chroma (Cb, Cr; 32 bytes): brightness edits leave it nearly unchanged, while two
-  scenes of the same kind (two households' register pages on different tables) usually differ;
-- imagehash's colour hash (42 bits): the share of the picture in each hue/saturation bin.
-
-On our labelled set a single pHash at the threshold giving 1 % false pairs catches 89 % of reuses (61 % of
-framed copies); this combination catches 97.8 % (every single alteration at least 95.9 %) with 0.12 %
-false pairs. Figures, method and the known weak spot (document pages of one layout): docs/media.md.
+1. **Fingerprint** (``fingerprint``), once per photo. The *hash variants*: pHash and dHash of the whole
+   picture and of its central 70 %, a 4 x 4 chroma grid and a colour hash, once more inside a detected
+   uniform frame (a border). The *view keys* (media/views.py): 16-bit keys of the photo's core region,
+   filed under 3 keys, looked up under about 50 guesses of mirror, tilt and crop. The picture's size.
+2. **Candidate lookup** (``DuplicateIndex`` in memory; the ``photo_keys`` table in the database): the
+   stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
+   64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.
+3. **Verdict** (``judge``): the same photo when the hash score (``match``) is at most ``HASH_THRESHOLD``
+   (so strict that on the labelled sets no two distinct photos reach it), or when local features with
+   RANSAC (media/keypoints.py) carry one photo onto the other. The verdict names what was done:
+   mirrored, cropped, tilted, resized, grey, framed.
 
 Score (``match``). For each pair of variants the score is a weighted mean of normalised distances
 (Hamming distance / bits for hashes, mean absolute chroma difference / 64), with chroma weighted twice;
 the smallest over variant pairs wins, so a framed copy is compared frame-less against the original.
-0 means identical; unrelated photos score about 0.35-0.5. ``is_duplicate`` is ``score <= threshold``.
-
-Candidate lookup (``band_keys``, ``DuplicateIndex``). Comparing a new photo with every stored one does not
-scale, so each fingerprint yields *band keys*: every 8-bit slice of each of its four 64-bit hashes, tagged
-with the hash and the slice position (32 keys per variant). A database table ``(band_key, photo_id)`` with
-an index on ``band_key`` answers "which photos share at least ``MIN_SHARED_BANDS`` keys with this one"
-with one indexed ``IN (...) GROUP BY photo_id HAVING count(*) >= 3`` query; only those candidates are
-scored with ``match``. On the labelled set this keeps 99.5 % of the duplicates ``match`` would find while
-fetching under 3 % of the (very homogeneous) collection as candidates; real collections, being more
-varied, give fewer. Scoping the lookup (same county, same survey round) keeps the candidate count, and the
-number of false flags a reviewer sees, proportional to the scope instead of the whole registry.
+0 means identical; unrelated photos score about 0.35-0.5.
 """
 
 from __future__ import annotations
@@ -51,10 +40,14 @@ import numpy as np
 from PIL import Image
 
 from media.images import DEFAULT_MAX_PIXELS, open_upright
+from media.keypoints import Features, Verification, features, verify
+from media.views import ViewKey, query_keys, stored_keys
 
-FINGERPRINT_VERSION = 1
-DEFAULT_THRESHOLD = 0.165
-MIN_SHARED_BANDS = 3
+FINGERPRINT_VERSION = 2
+DEFAULT_THRESHOLD = 0.165  # the hash score's earlier threshold, kept for ``match`` alone
+HASH_THRESHOLD = 0.10  # a hash score this low needs no geometric check (no distinct pair reaches it)
+SHORTLIST = 40  # stored photos fetched per new photo, best fine-hash distance first
+CANDIDATES = 12  # of those, verified: the best by fine hash and by hash score, in turn
 WORK_SIDE = 512  # hashes are computed from at most this many pixels per side (they look at 32 x 32 anyway)
 FRAME_PROBE_SIDE = 192  # the frame detector looks at a small copy, where sensor noise is averaged away
 FRAME_TOLERANCE = 16.0  # max per-channel deviation (0-255) of a "uniform" pixel from the frame colour
@@ -65,6 +58,8 @@ COLOUR_BITS = 42  # imagehash.colorhash(binbits=3): 14 bins x 3 bits
 WEIGHTS = {"phash": 1.0, "dhash": 1.0, "centre_phash": 1.0, "centre_dhash": 1.0, "chroma": 2.0, "colour": 1.0}
 _HASHES = ("phash", "dhash", "centre_phash", "centre_dhash")
 _VARIANT = struct.Struct(">4Q6s32s")
+_VIEW = struct.Struct(">HHQ")
+_TAIL = struct.Struct(">HHBB")  # width, height, stored view count, query view count
 
 
 @dataclass(frozen=True)
@@ -96,9 +91,13 @@ class Hashes:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """A photo's perceptual fingerprint: one or two Hashes variants (whole image, then inside a frame)."""
+    """A photo's perceptual fingerprint: one or two Hashes variants (whole image, then inside a frame),
+    the view keys it is filed under (``stored``) and looked up under (``query``), and its size."""
 
     variants: tuple[Hashes, ...]
+    stored: tuple[ViewKey, ...] = ()
+    query: tuple[ViewKey, ...] = ()
+    size: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.variants) <= 2:
@@ -109,9 +108,22 @@ class Fingerprint:
         """True when a uniform frame was found around the picture (the second variant is inside it)."""
         return len(self.variants) == 2
 
+    @property
+    def grey(self) -> bool:
+        """True when the picture has no colour (its chroma grid is flat at neutral)."""
+        chroma = np.frombuffer(self.variants[-1].chroma, dtype=np.uint8).astype(np.int16)
+        return bool(np.abs(chroma - 128).max() <= 3)
+
     def to_string(self) -> str:
-        """A short ASCII form for a database column (95 or 190 characters of URL-safe base64)."""
-        raw = bytes([FINGERPRINT_VERSION, len(self.variants)]) + b"".join(v.pack() for v in self.variants)
+        """A short ASCII form for a database column (about 0.8 or 1.5 KB of URL-safe base64)."""
+        raw = b"".join(
+            [
+                bytes([FINGERPRINT_VERSION, len(self.variants)]),
+                *(v.pack() for v in self.variants),
+                _TAIL.pack(*self.size, len(self.stored), len(self.query)),
+                *(_VIEW.pack(v.key, v.probe, v.fine) for v in (*self.stored, *self.query)),
+            ]
+        )
         return base64.urlsafe_b64encode(raw).decode("ascii")
 
     @classmethod
@@ -123,58 +135,142 @@ class Fingerprint:
             raise ValueError("not a fingerprint string") from exc
         if len(raw) < 2 or raw[0] != FINGERPRINT_VERSION:
             raise ValueError(f"unsupported fingerprint version {raw[:1].hex() or 'none'}")
-        count = raw[1]
-        if count not in (1, 2) or len(raw) != 2 + count * _VARIANT.size:
+        count, size = raw[1], _VARIANT.size
+        tail = 2 + count * size
+        if count not in (1, 2) or len(raw) < tail + _TAIL.size:
             raise ValueError("truncated or malformed fingerprint")
-        size = _VARIANT.size
-        return cls(tuple(Hashes.unpack(raw[2 + i * size : 2 + (i + 1) * size]) for i in range(count)))
+        variants = tuple(Hashes.unpack(raw[2 + i * size : 2 + (i + 1) * size]) for i in range(count))
+        width, height, n_stored, n_query = _TAIL.unpack_from(raw, tail)
+        start = tail + _TAIL.size
+        if len(raw) != start + (n_stored + n_query) * _VIEW.size:
+            raise ValueError("truncated or malformed fingerprint")
+        views = list(map(ViewKey._make, _VIEW.iter_unpack(raw[start:])))
+        return cls(variants, tuple(views[:n_stored]), tuple(views[n_stored:]), (width, height))
 
-    def band_keys(self) -> frozenset[int]:
-        """The candidate-lookup keys: ``(hash index * 8 + slice index) << 8 | slice value`` for every
-        8-bit slice of the four 64-bit hashes of every variant; integers below 8,192, fit a smallint."""
-        keys = set()
-        for variant in self.variants:
-            for index, name in enumerate(_HASHES):
-                value = getattr(variant, name)
-                for part in range(8):
-                    keys.add(((index * 8 + part) << 8) | ((value >> (56 - 8 * part)) & 0xFF))
-        return frozenset(keys)
+    def index_rows(self) -> list[tuple[int, int]]:
+        """``(key, fine hash)`` pairs to file this photo under (the ``photo_keys`` rows)."""
+        return sorted({(v.key, v.fine) for v in self.stored})
+
+    def lookup_keys(self) -> dict[int, list[int]]:
+        """Key -> the fine hashes of the guesses that produced it, to look this photo up with."""
+        found: dict[int, set[int]] = defaultdict(set)
+        for view in self.query:
+            found[view.key].add(view.fine)
+            found[view.probe].add(view.fine)
+        return {key: sorted(fines) for key, fines in found.items()}
+
+
+def fine_distance(lookup: dict[int, list[int]], key: int, fine: int) -> int:
+    """The Hamming distance of a stored row's fine hash to the nearest guess that shares its key."""
+    return min((fine ^ mine).bit_count() for mine in lookup.get(key, (fine ^ ((1 << 64) - 1),)))
 
 
 @dataclass(frozen=True)
 class MatchResult:
-    """The verdict on a pair: ``score`` (0 identical .. ~0.5 unrelated) and the distances behind it."""
+    """The hash comparison of a pair: ``score`` (0 identical .. ~0.5 unrelated) and the distances behind it."""
 
     is_duplicate: bool
     score: float
     details: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Is ``new`` a reuse of ``stored``, on what evidence, and what was done to it.
+
+    ``evidence`` is ``"hashes"`` (hash score at most HASH_THRESHOLD), ``"keypoints"`` (geometric
+    verification) or None; ``alterations`` names the edits seen (``mirrored``, ``cropped``, ``tilted 4
+    deg``, ``resized``, ``grey``, ``framed``), for the reviewer's side-by-side view.
+    """
+
+    is_duplicate: bool
+    score: float
+    evidence: str | None
+    alterations: tuple[str, ...] = ()
+    verification: Verification | None = None
+
+
+def judge(
+    new: Fingerprint, stored: Fingerprint, new_features: Features | None, stored_features: Features | None
+) -> Verdict:
+    """The verdict on a candidate pair: strict hash match, else ORB + RANSAC on the local features."""
+    hashed = match(new, stored)
+    checked = verify(new_features, stored_features) if new_features and stored_features else None
+    if hashed.score <= HASH_THRESHOLD:
+        evidence: str | None = "hashes"
+    elif checked is not None and checked.confirmed:
+        evidence = "keypoints"
+    else:
+        return Verdict(False, hashed.score, None, (), checked)
+    found = list(checked.alterations()) if checked is not None and checked.confirmed else []
+    if hashed.details.get("framed"):
+        found.append("framed")
+    if _resized(new.size, stored.size):
+        found.append("resized")
+    if new.grey != stored.grey:
+        found.append("grey")
+    return Verdict(True, hashed.score, evidence, tuple(found), checked)
+
+
+def _resized(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    if not all(a) or not all(b):
+        return False
+    ratio = max(a) / max(b)
+    return ratio < 0.8 or ratio > 1.25
+
+
 def fingerprint(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Fingerprint:
     """Fingerprint a photo file; raises media.images.UnreadableImage for files that cannot be decoded."""
     image = open_upright(path, min_side=256, max_pixels=max_pixels)
-    return fingerprint_image(image)
+    return fingerprint_image(image, size=_upright_size(path, image))
 
 
-def fingerprint_image(image: Image.Image) -> Fingerprint:
-    """Fingerprint an already decoded, upright image."""
+def examine(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Fingerprint, Features]:
+    """The fingerprint and the local features of a photo file, from one decode (what the job stores)."""
+    image = open_upright(path, min_side=384, max_pixels=max_pixels)
+    return fingerprint_image(image, size=_upright_size(path, image)), keypoint_features(image)
+
+
+def _upright_size(path: Path, decoded: Image.Image) -> tuple[int, int]:
+    """The photo's own size, upright (JPEGs are decoded reduced, so ``decoded`` is smaller)."""
+    with Image.open(path) as image:
+        width, height = image.size
+    if (decoded.width > decoded.height) != (width > height):
+        width, height = height, width  # the orientation tag turned it
+    return width, height
+
+
+def keypoint_features(image: Image.Image) -> Features:
+    """media.keypoints.features of an upright image (re-exported so callers need one module)."""
+    return features(image)
+
+
+def fingerprint_image(image: Image.Image, *, size: tuple[int, int] | None = None) -> Fingerprint:
+    """Fingerprint an already decoded, upright image; ``size``: the photo's own size, if it was decoded
+    reduced (it tells a resized copy)."""
     image = image.convert("RGB")
+    size = size or image.size
     if max(image.size) > WORK_SIDE:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
     variants = [_hashes(image)]
+    stored, query = stored_keys(image), query_keys(image)
     inner = _inside_frame(image)
     if inner is not None:
-        variants.append(_hashes(image.crop(inner)))
-    return Fingerprint(tuple(variants))
+        framed = image.crop(inner)
+        variants.append(_hashes(framed))
+        stored += stored_keys(framed)
+        query += query_keys(framed)
+    return Fingerprint(tuple(variants), tuple(stored), tuple(query), (min(size[0], 65535), min(size[1], 65535)))
 
 
 def match(a: Fingerprint, b: Fingerprint, *, threshold: float = DEFAULT_THRESHOLD) -> MatchResult:
     """Compare two fingerprints; the best-matching pair of variants decides."""
     best: dict[str, float] | None = None
-    for left in a.variants:
-        for right in b.variants:
+    for i, left in enumerate(a.variants):
+        for j, right in enumerate(b.variants):
             distances = _distances(left, right)
+            distances["framed"] = float(i != j)
             if best is None or distances["score"] < best["score"]:
                 best = distances
     assert best is not None
@@ -209,40 +305,74 @@ def pairwise_scores(left: Sequence[Fingerprint], right: Sequence[Fingerprint]) -
 
 
 class DuplicateIndex:
-    """An in-memory band index, the same lookup a ``(band_key, photo_id)`` table gives a database.
+    """An in-memory key index, the same lookup the ``photo_keys`` table gives the database.
 
-    ``candidates`` returns the ids sharing at least ``min_shared`` band keys; ``find`` scores them.
+    ``candidates`` returns the ids sharing a key with the new photo's guesses, best fine-hash distance
+    first, at most ``limit``; ``find`` judges them (with local features when given).
     """
 
-    def __init__(self, *, min_shared: int = MIN_SHARED_BANDS, threshold: float = DEFAULT_THRESHOLD) -> None:
-        self.min_shared = min_shared
-        self.threshold = threshold
-        self._bands: dict[int, set[Hashable]] = defaultdict(set)
+    def __init__(self) -> None:
+        self._rows: dict[int, list[tuple[Hashable, int]]] = defaultdict(list)
         self._fingerprints: dict[Hashable, Fingerprint] = {}
+        self._features: dict[Hashable, Features | None] = {}
 
     def __len__(self) -> int:
         return len(self._fingerprints)
 
-    def add(self, key: Hashable, fp: Fingerprint) -> None:
+    def add(self, key: Hashable, fp: Fingerprint, features: Features | None = None) -> None:
         self._fingerprints[key] = fp
-        for band in fp.band_keys():
-            self._bands[band].add(key)
+        self._features[key] = features
+        for row_key, fine in fp.index_rows():
+            self._rows[row_key].append((key, fine))
 
-    def candidates(self, fp: Fingerprint) -> list[Hashable]:
-        counts: dict[Hashable, int] = defaultdict(int)
-        for band in fp.band_keys():
-            for key in self._bands.get(band, ()):
-                counts[key] += 1
-        return [key for key, count in counts.items() if count >= self.min_shared]
+    def shortlist(self, fp: Fingerprint, *, limit: int | None = SHORTLIST) -> list[Hashable]:
+        """The ids sharing a key with ``fp``'s guesses, best fine-hash distance first."""
+        lookup = fp.lookup_keys()
+        best: dict[Hashable, int] = {}
+        for row_key in lookup:
+            for key, fine in self._rows.get(row_key, ()):
+                distance = fine_distance(lookup, row_key, fine)
+                if distance < best.get(key, 65):
+                    best[key] = distance
+        return rank_candidates(best, limit)
 
-    def find(self, fp: Fingerprint) -> list[tuple[Hashable, MatchResult]]:
-        """Stored photos that match ``fp``, best first."""
+    def candidates(self, fp: Fingerprint, *, limit: int = CANDIDATES) -> list[Hashable]:
+        """The ones worth verifying: the shortlist's best by fine hash and by hash score, in turn."""
+        return pick_candidates(fp, {key: self._fingerprints[key] for key in self.shortlist(fp)}, limit)
+
+    def find(self, fp: Fingerprint, features: Features | None = None) -> list[tuple[Hashable, Verdict]]:
+        """Stored photos judged to be ``fp``'s photo, best hash score first."""
         found = []
         for key in self.candidates(fp):
-            result = match(fp, self._fingerprints[key], threshold=self.threshold)
-            if result.is_duplicate:
-                found.append((key, result))
+            verdict = judge(fp, self._fingerprints[key], features, self._features[key])
+            if verdict.is_duplicate:
+                found.append((key, verdict))
         return sorted(found, key=lambda item: item[1].score)
+
+
+def pick_candidates(fp: Fingerprint, shortlist: dict, limit: int = CANDIDATES) -> list:
+    """At most ``limit`` of the shortlist (id -> Fingerprint, in fine-hash order), taken in turn from the
+    fine-hash order and from the ``match`` score order.
+
+    Either order alone misses sources: among look-alike kinds (register pages of one layout) the source
+    can sit twentieth by fine hash while the hash score puts it first; a grey, mirrored copy has a poor
+    hash score but its core's fine hash is close.
+    """
+    by_fine = list(shortlist)
+    scores = {key: match(fp, other).score for key, other in shortlist.items()}
+    by_score = sorted(scores, key=lambda key: (scores[key], by_fine.index(key)))
+    picked: list = []
+    for pair in zip(by_fine, by_score, strict=True):
+        for key in pair:
+            if key not in picked and len(picked) < limit:
+                picked.append(key)
+    return picked
+
+
+def rank_candidates(best: dict, limit: int | None = SHORTLIST) -> list:
+    """Candidate ids by fine-hash distance (ties by id, so the order is stable), at most ``limit``."""
+    ordered = sorted(best, key=lambda key: (best[key], str(key)))
+    return ordered if limit is None else ordered[:limit]
 
 
 def _hashes(image: Image.Image) -> Hashes:

@@ -25,6 +25,7 @@ DEFAULT_CAMERA_UTC_OFFSET = timedelta(hours=8)  # China Standard Time: phones wr
 class EvidenceCheck(StrEnum):
     TAKEN_TOO_FAR_AWAY = "taken_too_far_away"
     TAKEN_FAR_FROM_VISIT_TIME = "taken_far_from_visit_time"
+    NO_GEOTAG = "no_geotag"
 
 
 @dataclass(frozen=True)
@@ -65,16 +66,22 @@ def check_photo_evidence(
     visit_start: datetime | None = None,
     visit_end: datetime | None = None,
     limits: EvidenceLimits | None = None,
+    on_site: bool = False,
 ) -> list[EvidenceFinding]:
     """Measure the photo against every expected place and time that is known; flag those over the limits.
 
     Returns one finding per comparison that could be made (so reviewers see "42 m from the house" too),
     in a stable order: household distance, submission distance, visit time. Use ``flagged_findings`` for
-    only the failures.
+    only the failures. ``on_site``: the form asked for a photo taken at the place (it records where the
+    visit happened); such a photo without a geotag gets a flagged NO_GEOTAG finding, since a camera that
+    tags positions wrote one and a file without it was most often stripped (a chat app, an editor) or
+    is not from the visit's camera at all. That is a different finding from a photo taken far away.
     """
     limits = limits or EvidenceLimits()
     findings: list[EvidenceFinding] = []
     position = _photo_position(report)
+    if position is None and on_site:
+        findings.append(_no_geotag_finding(report))
     if position is not None:
         for reference, expected in (("household", household_location), ("submission", submission_location)):
             if expected is not None:
@@ -106,6 +113,19 @@ def _photo_position(report: ImageReport) -> GeoPoint | None:
     if report.latitude is None or report.longitude is None:
         return None
     return GeoPoint(report.latitude, report.longitude)
+
+
+def _no_geotag_finding(report: ImageReport) -> EvidenceFinding:
+    if report.captured_at is None and not report.exif.make and not report.exif.model:
+        why = "the file has no camera EXIF at all (stripped, e.g. forwarded through a chat app or re-saved)"
+    else:
+        why = "the camera's EXIF is there but without GPS (location tagging off, or the position removed)"
+    return EvidenceFinding(
+        check=EvidenceCheck.NO_GEOTAG,
+        reference="submission",
+        flagged=True,
+        message=f"photo without a GPS position in its EXIF although taken for an on-site visit: {why}",
+    )
 
 
 def _distance_finding(

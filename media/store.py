@@ -23,6 +23,7 @@ from media.stores.base import (
     StoreUnavailable,
     blob_key,
     check_key,
+    features_key,
     thumbnail_key,
 )
 from media.stores.local import LocalStore
@@ -57,6 +58,7 @@ __all__ = [
     "StoreUnavailable",
     "blob_key",
     "check_key",
+    "features_key",
     "make_store",
     "thumbnail_key",
 ]

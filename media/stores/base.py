@@ -145,6 +145,11 @@ def blob_key(sha256_hex: str, kind: str = "blobs") -> str:
     return f"{kind}/{digest[:2]}/{digest[2:4]}/{digest}"
 
 
+def features_key(sha256_hex: str) -> str:
+    """Key of the local features (media.keypoints) of the original whose SHA-256 is given."""
+    return blob_key(sha256_hex, kind="features")
+
+
 def thumbnail_key(sha256_hex: str, size: int) -> str:
     """Key of the ``size``-pixel thumbnail of the original whose SHA-256 is given."""
     if size <= 0:

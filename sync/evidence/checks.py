@@ -6,8 +6,9 @@ a submission already received. For each present image attachment of the submissi
 ``PhotoCheck`` is taken (or made: sync/evidence/examine.py), then the flags are raised together
 (``replace_flags(session, version, "photos", drafts)``): unreadable photo, photo taken too far from the
 household's registered location or from the submission's ``gps_house``, taken far from the visit
-(``start``/``end``), the same bytes or a near-identical photo attached to a *different* household of the
-same project.
+(``start``/``end``), taken for an on-site visit but without a geotag, the same bytes or a reused (edited)
+copy attached to a *different* household of the same project (media/duplicates.py: view-key lookup, then
+hashes or ORB keypoints decide).
 
 Why a background job and not the request: with this work on the request path, 6 to 12 times fewer
 submissions per second were accepted and the median upload took 1.2-1.8 s instead of 0.1-0.3 s
@@ -23,16 +24,16 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from media.duplicates import DEFAULT_THRESHOLD, MIN_SHARED_BANDS, Fingerprint, match
 from media.evidence import EvidenceCheck, EvidenceFinding, EvidenceLimits, check_photo_evidence
 from media.exif import ExifFacts
 from media.geo import GeoPoint, parse_geopoint
 from media.images import ImageReport, extension_mismatch
-from sync.db.models import Form, Household, Job, PhotoBand, PhotoCheck, SubmissionAttachment, SubmissionVersion
+from sync.db.models import Form, Household, Job, PhotoCheck, SubmissionAttachment, SubmissionVersion
 from sync.evidence.examine import PhotoSettings, examine_blob, images_of, photo_check, unexamined
+from sync.evidence.reuse import Placement, duplicate_flags
 from sync.intake.instance_xml import answers_from_xml, local_name, parse_instance, repeat_names, values_at
 from sync.oversight.flags import FlagDraft, replace_flags
 from sync.registry.households import households_of
@@ -40,7 +41,6 @@ from sync.registry.households import households_of
 log = logging.getLogger(__name__)
 
 SOURCE = "photos"
-MAX_DUPLICATES_PER_PHOTO = 5  # a reviewer needs the best few matches, not every similar register page
 PROBLEM_WORDS = {
     "not_an_image": "it is not an image",
     "truncated": "the file is cut short",
@@ -89,7 +89,8 @@ def check_submission_photos(
     for attachment in images:
         check = checks[attachment.sha256]
         drafts += _image_flags(attachment, check, visit, settings.evidence_limits)
-    drafts += _duplicate_flags(session, version, visit, images, checks)
+    placement = Placement(visit.household, visit.project_id, visit.fields)
+    drafts += duplicate_flags(session, version, placement, images, checks, settings.store)
     replace_flags(session, version, SOURCE, drafts)
     return drafts
 
@@ -204,6 +205,7 @@ def _image_flags(
         visit_start=visit.start,
         visit_end=visit.end,
         limits=limits,
+        on_site=visit.location is not None,  # the form records where the visit took place (gps_house)
     )
     for finding in findings:
         if finding.flagged:
@@ -215,6 +217,19 @@ def _evidence_flag(
     finding: EvidenceFinding, check: PhotoCheck, visit: _Visit, photo_field: str | None, common: dict
 ) -> FlagDraft:
     name = common["attachment_name"]
+    if finding.check is EvidenceCheck.NO_GEOTAG:
+        return FlagDraft(
+            kind="photo_without_location",
+            severity="warning",
+            message=f"{name}: {finding.message}.",
+            details={
+                "field": "exif_gps",
+                "photo_field": photo_field,
+                "exif_time": check.taken_at is not None,
+                "submission_location": [visit.location.latitude, visit.location.longitude] if visit.location else None,
+            },
+            **common,
+        )
     if finding.check is EvidenceCheck.TAKEN_TOO_FAR_AWAY:
         assert finding.distance_m is not None and finding.limit_m is not None
         if finding.reference == "household":
@@ -255,134 +270,3 @@ def _evidence_flag(
         },
         **common,
     )
-
-
-@dataclass(frozen=True)
-class _Other:
-    """An attachment of another submission of the project that shows the same or a near-identical photo."""
-
-    submission_id: int
-    name: str
-    sha256: str
-    score: float
-
-
-def _duplicate_flags(
-    session: Session,
-    version: SubmissionVersion,
-    visit: _Visit,
-    images: list[SubmissionAttachment],
-    checks: dict[str, PhotoCheck | str],
-) -> list[FlagDraft]:
-    """The same bytes, or a near-identical photo, attached to a different household of the same project."""
-    if visit.household is None:
-        return []  # "a different household" cannot be decided yet; the follow-up job decides it
-    readable = {sha: check for sha, check in checks.items() if isinstance(check, PhotoCheck) and check.readable}
-    similar = {sha: _similar_blobs(session, check) for sha, check in readable.items()}
-    wanted = set(readable) | {other for found in similar.values() for other in found}
-    others = _attachments_in_project(session, visit.project_id, wanted, exclude_submission=version.submission_id)
-    households = households_of(session, {other.submission_id for other in others})
-    drafts = []
-    for attachment in images:
-        if attachment.sha256 not in readable:
-            continue
-        scores = {attachment.sha256: 0.0, **similar[attachment.sha256]}
-        matches = sorted(
-            (
-                (scores[other.sha256], other)
-                for other in others
-                if other.sha256 in scores
-                and (household := households.get(other.submission_id)) is not None
-                and household.id != visit.household.id
-            ),
-            key=lambda item: (item[0], item[1].submission_id, item[1].name),
-        )
-        for score, other in matches[:MAX_DUPLICATES_PER_PHOTO]:
-            household = households[other.submission_id]
-            drafts.append(_duplicate_flag(attachment, other, score, visit, household, len(matches)))
-    return drafts
-
-
-def _duplicate_flag(
-    attachment: SubmissionAttachment, other: _Other, score: float, visit: _Visit, household: Household, total: int
-) -> FlagDraft:
-    exact = other.sha256 == attachment.sha256
-    what = "the same photo file" if exact else f"a near-identical photo (score {score:.3f})"
-    return FlagDraft(
-        kind="photo_reused" if exact else "photo_near_duplicate",
-        severity="error" if exact else "warning",
-        message=(
-            f"{attachment.name} of household {visit.household_code} is {what} as {other.name} of household "
-            f"{household.code} (submission {other.submission_id})."
-        ),
-        household_code=visit.household_code,
-        other_household_code=household.code,
-        other_submission_id=other.submission_id,
-        attachment_name=attachment.name,
-        other_attachment_name=other.name,
-        details={
-            "photo_field": visit.fields.get(attachment.name),
-            "score": round(score, 4),
-            "threshold": DEFAULT_THRESHOLD,
-            "same_bytes": exact,
-            "sha256": attachment.sha256,
-            "other_sha256": other.sha256,
-            "matches": total,
-        },
-    )
-
-
-def _similar_blobs(session: Session, check: PhotoCheck) -> dict[str, float]:
-    """SHA-256 -> score of other checked photos that ``match`` flags, found through the band index.
-
-    One indexed query fetches only the photos sharing at least MIN_SHARED_BANDS band keys (docs/media.md 4),
-    so the work per new photo grows with the number of look-alikes, not with the collection.
-    """
-    value = (check.fingerprint or {}).get("value")
-    if not value:
-        return {}
-    try:
-        mine = Fingerprint.from_string(value)
-    except ValueError:
-        return {}  # made by another fingerprint version: not comparable
-    shared = (
-        select(PhotoBand.photo_check_id)
-        .where(PhotoBand.band_key.in_(sorted(mine.band_keys())), PhotoBand.photo_check_id != check.id)
-        .group_by(PhotoBand.photo_check_id)
-        .having(func.count() >= MIN_SHARED_BANDS)
-        .subquery()
-    )
-    found = {}
-    for sha256, stored in session.execute(
-        select(PhotoCheck.sha256, PhotoCheck.fingerprint).join(shared, shared.c.photo_check_id == PhotoCheck.id)
-    ):
-        try:
-            theirs = Fingerprint.from_string((stored or {}).get("value", ""))
-        except ValueError:
-            continue  # made by another fingerprint version: not comparable
-        result = match(mine, theirs)
-        if result.is_duplicate:
-            found[sha256] = result.score
-    return found
-
-
-def _attachments_in_project(
-    session: Session, project_id: int, sha256s: set[str], *, exclude_submission: int
-) -> list[_Other]:
-    if not sha256s:
-        return []
-    rows = session.execute(
-        select(SubmissionVersion.submission_id, SubmissionAttachment.name, SubmissionAttachment.sha256)
-        .join(SubmissionVersion, SubmissionVersion.id == SubmissionAttachment.submission_version_id)
-        .join(Form, Form.id == SubmissionVersion.form_id)
-        .where(
-            SubmissionAttachment.sha256.in_(sorted(sha256s)),
-            SubmissionAttachment.present.is_(True),
-            SubmissionVersion.current.is_(True),
-            SubmissionVersion.submission_id != exclude_submission,
-            Form.project_id == project_id,
-        )
-    )
-    return [_Other(submission_id, name, sha256, 0.0) for submission_id, name, sha256 in rows]
-
-

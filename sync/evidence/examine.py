@@ -4,9 +4,10 @@ Each distinct blob (by SHA-256) is examined once, however many submissions attac
 from the store (and its digest verified), inspected with Pillow (``media.images.inspect_image``: a file
 that claims to be an image but is not, is truncated, or is a decompression bomb is recorded as unreadable
 and stays stored as sent), thumbnailed (upright, no EXIF) beside the original under ``thumbnail_key``, and
-fingerprinted (``media.duplicates``); the fingerprint's band keys go to ``photo_bands``, the candidate
-index of the near-duplicate look-up. The flags built on these facts are raised per submission, in
-``sync/evidence/checks.py``.
+fingerprinted (``media.duplicates``: hashes and view keys) and its local features computed
+(``media.keypoints``: ORB, stored beside the thumbnails under ``features_key``); the view keys go to
+``photo_keys``, the candidate index of the reused-photo look-up. The flags built on these facts are
+raised per submission, in ``sync/evidence/checks.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from media.digests import digest_stream
-from media.duplicates import Fingerprint, fingerprint
+from media.duplicates import Fingerprint, examine
 from media.evidence import EvidenceLimits
 from media.images import ImageReport, UnreadableImage, inspect_image, make_thumbnails
-from media.store import BlobNotFound, BlobStore, thumbnail_key
-from sync.db.models import PhotoBand, PhotoCheck, SubmissionAttachment, SubmissionVersion, utcnow
+from media.store import BlobNotFound, BlobStore, features_key, thumbnail_key
+from sync.db.models import PhotoCheck, PhotoKey, SubmissionAttachment, SubmissionVersion, utcnow
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,13 @@ class PhotoSettings:
 
 @dataclass
 class ImageFacts:
-    """What the per-blob work found: the report, the stored thumbnails (size -> key) and the fingerprint."""
+    """What the per-blob work found: the report, the stored thumbnails (size -> key), the fingerprint and
+    the blob key of the local features."""
 
     report: ImageReport
     thumbnails: dict[int, str] = field(default_factory=dict)
     fingerprint: Fingerprint | None = None
+    features_key: str | None = None
 
     @property
     def problem(self) -> str | None:
@@ -57,7 +60,8 @@ class ImageFacts:
 def examine_image(
     store: BlobStore, sha256: str, path: Path, *, declared_name: str | None = None, sizes: tuple[int, ...] = (256, 1024)
 ) -> ImageFacts:
-    """Inspect the image at ``path``, store its thumbnails under ``thumbnail_key(sha256, size)``, fingerprint it.
+    """Inspect the image at ``path``, store its thumbnails under ``thumbnail_key(sha256, size)``, fingerprint it
+    and store its local features under ``features_key(sha256)``.
 
     The same code runs in the ``photos`` job and, for the benchmark's "thumbnails on the request path"
     variant, inside the request. Never raises for a bad image; store failures propagate (the job retries).
@@ -67,14 +71,15 @@ def examine_image(
         return ImageFacts(report)
     try:
         thumbnails = make_thumbnails(path, sizes)
-        prints = fingerprint(path)
+        prints, features = examine(path)
     except UnreadableImage as exc:  # inspect_image passed it, the decoder did not: still unreadable
         return ImageFacts(ImageReport(readable=False, problems=(exc.problem,), details=(exc.detail,)))
     keys = {}
     for size, data in sorted(thumbnails.items()):
         keys[size] = thumbnail_key(sha256, size)
         store.put_bytes(keys[size], data, content_type="image/jpeg")
-    return ImageFacts(report, keys, prints)
+    store.put_bytes(features_key(sha256), features.to_bytes())
+    return ImageFacts(report, keys, prints, features_key(sha256))
 
 
 def images_of(version: SubmissionVersion) -> list[SubmissionAttachment]:
@@ -131,6 +136,7 @@ def photo_check(
         longitude=report.longitude,
         fingerprint={"value": facts.fingerprint.to_string()} if facts.fingerprint else {},
         thumbnails={str(size): key for size, key in facts.thumbnails.items()},
+        features_key=facts.features_key,
         checked_at=utcnow(),
     )
     try:
@@ -138,8 +144,8 @@ def photo_check(
             session.add(check)
             session.flush()
             if facts.fingerprint is not None:
-                bands = sorted(facts.fingerprint.band_keys())
-                session.add_all(PhotoBand(band_key=key, photo_check_id=check.id) for key in bands)
+                rows = facts.fingerprint.index_rows()
+                session.add_all(PhotoKey(key=key, fine=_signed(fine), photo_check_id=check.id) for key, fine in rows)
     except IntegrityError:
         # Another worker checked the same bytes at the same moment (photo_checks.sha256 is unique).
         existing = session.scalar(select(PhotoCheck).where(PhotoCheck.sha256 == sha256))
@@ -163,6 +169,11 @@ def examine_blob(settings: PhotoSettings, sha256: str, key: str, name: str) -> I
         return examine_image(settings.store, sha256, path, declared_name=name, sizes=settings.thumbnail_sizes)
 
 
+def _signed(value: int) -> int:
+    """A 64-bit unsigned hash as the signed integer a BIGINT column holds."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def _stored_time(moment: datetime | None, limits: EvidenceLimits) -> datetime | None:
     """EXIF time as UTC: naive camera times are read at the configured camera offset (media/evidence.py)."""
     if moment is None:
@@ -170,5 +181,3 @@ def _stored_time(moment: datetime | None, limits: EvidenceLimits) -> datetime | 
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone(limits.camera_utc_offset))
     return moment.astimezone(UTC)
-
-

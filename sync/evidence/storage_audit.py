@@ -154,11 +154,15 @@ def iter_references(session: Session) -> Iterator[Reference]:
     for sha256, size, name, form_id, version in media:
         yield Reference(blob_key(sha256), f"form {form_id} version {version} media file {name}", size, sha256)
     checks = session.execute(
-        select(PhotoCheck.sha256, PhotoCheck.thumbnails).order_by(PhotoCheck.id).execution_options(yield_per=1000)
+        select(PhotoCheck.sha256, PhotoCheck.thumbnails, PhotoCheck.features_key)
+        .order_by(PhotoCheck.id)
+        .execution_options(yield_per=1000)
     )
-    for sha256, thumbnails in checks:
+    for sha256, thumbnails, features in checks:
         for size, key in sorted((thumbnails or {}).items()):
             yield Reference(key, f"{size} px thumbnail of {sha256[:12]}")
+        if features:
+            yield Reference(features, f"keypoints of {sha256[:12]}")
 
 
 @dataclass(frozen=True)

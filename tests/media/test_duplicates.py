@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
+from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
 from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set
-from media.duplicates import DuplicateIndex, Fingerprint, fingerprint, match, pairwise_scores
+from media.duplicates import DuplicateIndex, Fingerprint, examine, fingerprint, judge, match, pairwise_scores
 from media.images import UnreadableImage
+from media.keypoints import Features
 from tests.media.photos import scene, write_jpeg
 
 SINGLE_ALTERATIONS = [a for a in ALTERATIONS if a != "combined"]
@@ -66,14 +68,57 @@ def test_index_finds_the_original_of_a_reused_photo(
         if photo.alteration is None:
             index.add(photo.original, fps[i])
     found = 0
-    copies = [
-        (p, fp) for p, fp in zip(photos, fps, strict=True) if p.alteration in ("resize", "border", "crop")
-    ]
+    copies = [(p, fp) for p, fp in zip(photos, fps, strict=True) if p.alteration in ("resize", "border", "crop")]
     for photo, fp in copies:
-        hits = index.find(fp)
+        hits = index.find(fp)  # without local features: the strict hash score alone decides
         found += bool(hits) and hits[0][0] == photo.original
-        assert len(index.candidates(fp)) < len(index) / 2, "a lookup must not fetch most of the collection"
-    assert found / len(copies) >= 0.95
+        assert len(index.shortlist(fp, limit=None)) < len(index) / 2, "a lookup must not fetch most of the collection"
+    assert found / len(copies) >= 0.9
+
+
+@pytest.fixture(scope="module")
+def field(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[FieldPhoto, Fingerprint, Features]]:
+    """The field set in small: 8 scenes (later visits and a row of same-design houses included), two
+    reused copies of each distinct photo for other households, each with 2-4 field alterations."""
+    folder = tmp_path_factory.mktemp("field")
+    scenes = field_scenes(8, seed=4, later_share=0.3, row_share=1.0)
+    photos: list[FieldPhoto] = []
+    for number, shot in enumerate(scenes):
+        photos += make_field_family(folder, number, shot, 4, 2, 1000 + 2 * number, shot.seed)
+    return [(photo, *examine(photo.path)) for photo in photos]
+
+
+def test_field_reuses_are_found_and_look_alikes_are_not(field: list[tuple[FieldPhoto, Fingerprint, Features]]) -> None:
+    """Every file is looked up against all the others, as the photos job does for a new photo."""
+    roles = {photo.role for photo, _, _ in field}
+    assert {"original", "later_visit", "row_house", "copy"} <= roles
+    index = DuplicateIndex()
+    for number, (_, fp, features) in enumerate(field):
+        index.add(number, fp, features)
+    source = {photo.source: n for n, (photo, _, _) in enumerate(field) if photo.role != "copy"}
+    caught, wrong = [], []
+    seen: set[str] = set()
+    for number, (photo, fp, features) in enumerate(field):
+        found = [key for key, _ in index.find(fp, features) if key != number]
+        if photo.role == "copy":
+            caught.append(source[photo.source] in found)
+            seen.update(photo.alterations)
+        wrong += [(photo.path.name, field[k][0].path.name) for k in found if field[k][0].family != photo.family]
+    assert seen == set(FIELD_ALTERATIONS)
+    assert np.mean(caught) >= 0.85, f"{sum(caught)} of {len(caught)} reuses found"
+    assert wrong == []  # no same-design neighbour, no other scene
+
+
+def test_the_verdict_names_what_was_done(tmp_path: Path) -> None:
+    image = render_field(FieldScene("kitchen", 21, household=1))
+    original = write_jpeg(tmp_path / "original.jpg", image)
+    copy = ImageOps.mirror(image).crop((90, 70, 940, 700)).convert("L").convert("RGB")
+    reused = write_jpeg(tmp_path / "copy.jpg", copy.resize((425, 315)), quality=40)
+    verdict = judge(*examine(reused)[:1], *examine(original)[:1], examine(reused)[1], examine(original)[1])
+    assert verdict.is_duplicate and verdict.evidence == "keypoints"
+    assert {"mirrored", "cropped", "resized", "grey"} <= set(verdict.alterations)
+    other = write_jpeg(tmp_path / "other.jpg", render_field(FieldScene("kitchen", 22, household=2)))
+    assert not judge(*examine(other)[:1], *examine(original)[:1], examine(other)[1], examine(original)[1]).is_duplicate
 
 
 def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:
@@ -84,10 +129,10 @@ def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:
     assert not plain.framed and framed.framed
     for fp in (plain, framed):
         text = fp.to_string()
-        assert text.isascii() and len(text) <= 200
+        assert text.isascii() and len(text) <= 2400
         assert Fingerprint.from_string(text) == fp
     assert match(plain, framed).is_duplicate
-    for bad in ("", "hello", plain.to_string()[:-8], "AgE" + plain.to_string()[3:]):
+    for bad in ("", "hello", plain.to_string()[:-8], "AQE" + plain.to_string()[3:]):
         with pytest.raises(ValueError):
             Fingerprint.from_string(bad)
 

@@ -85,6 +85,19 @@ def test_photo_without_geotag_or_time_gets_no_findings(tmp_path: Path) -> None:
     assert findings == []
 
 
+def test_on_site_photo_without_geotag_is_flagged_as_such_not_as_far_away(tmp_path: Path) -> None:
+    stripped = photo(tmp_path)  # no EXIF at all: forwarded through a chat app, or re-saved
+    (finding,) = check_photo_evidence(stripped, submission_location=HOUSE, on_site=True)
+    assert finding.check is EvidenceCheck.NO_GEOTAG and finding.flagged and finding.distance_m is None
+    assert "no camera EXIF at all" in finding.message
+    untagged = photo(tmp_path, taken=datetime(2024, 5, 1, 9, 30))  # the camera's EXIF, location tagging off
+    (finding,) = check_photo_evidence(untagged, submission_location=HOUSE, on_site=True)
+    assert finding.check is EvidenceCheck.NO_GEOTAG and "EXIF is there but without GPS" in finding.message
+    tagged = photo(tmp_path, gps=(HOUSE.latitude, HOUSE.longitude))
+    checks = [f.check for f in check_photo_evidence(tagged, submission_location=HOUSE, on_site=True)]
+    assert checks == [EvidenceCheck.TAKEN_TOO_FAR_AWAY]  # measured (and within the limit), no geotag finding
+
+
 @pytest.mark.parametrize(
     ("taken", "gap", "flagged"),
     [

@@ -85,12 +85,12 @@ def photo_key(number: int) -> str:
 def test_a_healthy_store_checks_clean(installation: Services) -> None:
     result = media_check(installation)
     assert result.exit_code == 0, result.output
-    # 3 photos + 1 form media file + 2 thumbnails per photo: every one read back and hashed.
-    assert "10 references to 10 blobs checked (size and SHA-256); 10 keys in the store" in result.stdout
+    # 3 photos + 1 form media file + 2 thumbnails and the keypoints per photo: every one read back and hashed.
+    assert "13 references to 13 blobs checked (size and SHA-256); 13 keys in the store" in result.stdout
     assert "problems: 0 missing, 0 wrong size, 0 wrong sha256, 0 orphan" in result.stdout
     progress = []
     check_media(installation.sessions, installation.store, progress=lambda done, total: progress.append((done, total)))
-    assert progress[0] == (0, 10) and progress[-1] == (10, 10)
+    assert progress[0] == (0, 13) and progress[-1] == (13, 13)
 
 
 def test_damage_is_reported_both_ways_with_exit_code_1(installation: Services) -> None:

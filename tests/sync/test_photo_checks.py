@@ -11,19 +11,22 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 from sqlalchemy import func, select, update
 
+from bench.photo_field import PLACES, FieldScene, render_field, stamp
 from forms.build import CompiledForm, compile_xlsform
 from media.geo import haversine_m
 from media.store import blob_key, thumbnail_key
 from server.config import load_settings
 from server.services import Services
 from sync.db.engine import transaction
-from sync.db.models import Form, Household, HousingAppraisal, Job, PhotoBand, PhotoCheck, SubmissionVersion, utcnow
+from sync.db.models import Form, Household, HousingAppraisal, Job, PhotoCheck, PhotoKey, SubmissionVersion, utcnow
 from sync.intake.publishing import publish_form
 from sync.oversight.flags import list_flags
 from sync.work.queue import enqueue, run_pending_jobs
@@ -60,6 +63,7 @@ FAR = (30.67800, 104.06000)  # about 2 km north
 START, END = "2024-05-01T10:00:00.000+08:00", "2024-05-01T10:45:00.000+08:00"
 DURING = datetime(2024, 5, 1, 10, 30, 15)  # camera local time (UTC+8), no offset tag: as phones write it
 DAYS_BEFORE = datetime(2024, 4, 28, 9, 0, 0)  # 3 days and 1 hour before START
+DUPLICATE_KINDS = ("photo_reused", "photo_near_duplicate")
 
 
 @pytest.fixture(scope="module")
@@ -229,9 +233,18 @@ def test_photos_get_upright_thumbnails_and_their_exif_facts_and_raise_no_flags(
     plain = check_of(services, side)
     assert plain.readable and plain.taken_at is None and plain.latitude is None
     with services.sessions() as session:
-        bands = session.scalar(select(func.count()).select_from(PhotoBand).where(PhotoBand.photo_check_id == plain.id))
-    assert 24 <= bands <= 64  # the candidate index knows the photo
-    assert photo_flags(services, project) == []
+        keys = session.scalar(select(func.count()).select_from(PhotoKey).where(PhotoKey.photo_check_id == plain.id))
+    assert 2 <= keys <= 6  # the candidate index knows the photo
+    assert services.store.exists(plain.features_key)
+    (no_gps,) = photo_flags(services, project)  # the form records the visit's place: a photo should too
+    assert (no_gps.kind, no_gps.attachment_name, no_gps.severity) == ("photo_without_location", "side.jpg", "warning")
+    assert no_gps.details == {
+        "field": "exif_gps",
+        "photo_field": "ph_side",
+        "exif_time": False,
+        "submission_location": [30.66005, 104.06005],
+    }
+    assert "no camera EXIF at all" in no_gps.message
 
 
 def test_photo_far_from_the_house_and_the_visit_is_flagged_with_what_was_measured(
@@ -311,8 +324,9 @@ def test_broken_files_are_stored_as_sent_and_flagged_unreadable_without_stalling
         ("photo_unreadable", "bomb.png"),
         ("photo_unreadable", "cut.jpg"),
         ("photo_unreadable", "page.jpg"),
+        ("photo_without_location", "drawing.jpg"),  # readable, but no geotag (a PNG has no EXIF)
     ]
-    by_name = {flag.attachment_name: flag for flag in flags}
+    by_name = {flag.attachment_name: flag for flag in flags if flag.kind != "photo_without_location"}
     assert {name: by_name[name].details["problem"] for name in expected} == expected
     assert by_name["cut.jpg"].severity == "error" and "kept as sent" in by_name["cut.jpg"].message
     assert by_name["drawing.jpg"].severity == "info" and "PNG" in by_name["drawing.jpg"].message
@@ -349,6 +363,7 @@ def test_the_same_or_a_near_identical_photo_for_another_household_is_flagged_nam
     found = {
         (f.submission_id, f.kind, f.attachment_name, f.other_submission_id, f.other_attachment_name): f
         for f in photo_flags(services, project)
+        if f.kind in DUPLICATE_KINDS
     }
     assert sorted(found) == sorted(
         [
@@ -363,10 +378,12 @@ def test_the_same_or_a_near_identical_photo_for_another_household_is_flagged_nam
     assert reused.severity == "error" and reused.details["score"] == 0 and reused.details["same_bytes"]
     near = found[(b, "photo_near_duplicate", "b2.jpg", a, "a2.jpg")]
     assert (near.household_code, near.other_household_code) == ("5101140010010022", "5101140010010011")
-    assert 0 < near.details["score"] <= near.details["threshold"]
+    assert near.details["score"] > 0 and near.details["evidence"] in ("hashes", "keypoints")
+    assert "resized" in near.details["alterations"]
     assert "5101140010010011" in near.message and "5101140010010022" in near.message
     # Household A's reviewer sees the flags raised on B's submission too.
-    assert len(photo_flags(services, project, household="5101140010010011")) == 3
+    seen_by_a = photo_flags(services, project, household="5101140010010011")
+    assert len([f for f in seen_by_a if f.kind in DUPLICATE_KINDS]) == 3
 
 
 def test_without_a_registry_row_the_job_does_what_it_can_and_a_rerun_completes_it(
@@ -399,7 +416,7 @@ def test_without_a_registry_row_the_job_does_what_it_can_and_a_rerun_completes_i
     assert ids[0] == ids[1]  # the second run kept the same flags (a reviewer's resolution survives)
     with services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(PhotoCheck)) == 1
-        assert session.scalar(select(func.count(func.distinct(PhotoBand.photo_check_id)))) == 1
+        assert session.scalar(select(func.count(func.distinct(PhotoKey.photo_check_id)))) == 1
 
 
 def test_photo_checks_follow_normalization_and_never_run_before_it(
@@ -455,3 +472,46 @@ def test_photos_job_follows_each_request_that_stores_a_new_file(
     with services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(PhotoCheck)) == 2
     assert job_states(services) == {"normalize": {"done"}, "photos": {"done"}}
+
+
+def test_a_field_reuse_is_flagged_across_households_and_a_later_visit_and_the_neighbour_are_not(
+    services: Services, project, form, phone: Phone  # noqa: ANN001
+) -> None:
+    """What a supervisor checks: household B's front photo is A's, mirrored, cropped and re-stamped by a
+    watermark camera; A's photo at a later visit and the same-design house next door are not reuses."""
+    rng = np.random.default_rng(3)
+    house = FieldScene("house", 501, household=1, design=501)
+    original = stamp(render_field(house), rng, datetime(2026, 3, 2, 9, 41), PLACES[0])
+    width, height = original.size
+    copy = ImageOps.mirror(original).crop((90, 60, width - 80, height - 70))  # about 8 % off each side
+    copy = stamp(copy, rng, datetime(2026, 6, 9, 15, 2), PLACES[3])
+    later = stamp(render_field(replace(house, viewpoint=2)), rng, datetime(2026, 9, 1, 10, 5), PLACES[0])
+    neighbour = stamp(
+        render_field(FieldScene("house", 502, household=3, design=501)), rng, datetime(2026, 3, 2, 10, 3), PLACES[0]
+    )
+    photos = {
+        "uuid:a": ("a.jpg", original, "5101140010010041"),
+        "uuid:b": ("b.jpg", copy, "5101140010010042"),
+        "uuid:a-later": ("a-later.jpg", later, "5101140010010041"),
+        "uuid:c": ("c.jpg", neighbour, "5101140010010043"),
+    }
+    for instance, (name, image, code) in photos.items():
+        send(phone, instance, {name: jpeg_bytes(image, quality=85, taken=DURING, gps=NEAR)}, ph_front=name)
+        register(services, instance, code)
+    run_jobs(services)
+
+    flags = [f for f in photo_flags(services, project) if f.kind in DUPLICATE_KINDS]
+    a, b = version_of(services, "uuid:a").submission_id, version_of(services, "uuid:b").submission_id
+    assert [(f.submission_id, f.attachment_name, f.other_submission_id, f.other_attachment_name) for f in flags] == [
+        (b, "b.jpg", a, "a.jpg")
+    ]
+    (reuse,) = flags
+    assert (reuse.kind, reuse.household_code, reuse.other_household_code) == (
+        "photo_near_duplicate",
+        "5101140010010042",
+        "5101140010010041",
+    )
+    assert reuse.details["evidence"] == "keypoints" and reuse.details["keypoints"] >= 20
+    assert {"mirrored", "cropped"} <= set(reuse.details["alterations"])
+    assert reuse.details["submission_id"] == b and reuse.details["photo_field"] == "ph_front"
+    assert "mirrored, cropped" in reuse.message and "5101140010010041" in reuse.message

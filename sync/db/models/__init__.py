@@ -13,7 +13,7 @@ from sync.db.models.core import (
     SubmissionVersion,
     User,
 )
-from sync.db.models.photos import PhotoBand, PhotoCheck
+from sync.db.models.photos import PhotoCheck, PhotoKey
 from sync.db.models.registry import (
     BaselineRecord,
     Household,
@@ -38,8 +38,8 @@ __all__ = [
     "IncomeCheck",
     "Job",
     "Person",
-    "PhotoBand",
     "PhotoCheck",
+    "PhotoKey",
     "Project",
     "Submission",
     "SubmissionAttachment",

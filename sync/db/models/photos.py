@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync.db.models.base import Base, utcnow
@@ -24,13 +24,18 @@ class PhotoCheck(Base):
     longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     fingerprint: Mapped[dict] = mapped_column(default=dict)  # perceptual hashes (media.duplicates)
     thumbnails: Mapped[dict] = mapped_column(default=dict)  # size -> blob key
+    features_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # ORB keypoints (media.keypoints)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class PhotoBand(Base):
-    """One band key of a checked photo's fingerprint: the persistent form of media.duplicates.DuplicateIndex,
-    so near-duplicate candidates are one indexed lookup instead of a scan of every photo."""
+class PhotoKey(Base):
+    """One view key of a checked photo (media.duplicates.Fingerprint.index_rows): the persistent form of
+    media.duplicates.DuplicateIndex, so near-duplicate candidates are one indexed lookup, not a scan.
 
-    __tablename__ = "photo_bands"
-    band_key: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    ``fine`` is the view's 64-bit pHash (stored signed), by which the lookup ranks what the key finds.
+    """
+
+    __tablename__ = "photo_keys"
+    key: Mapped[int] = mapped_column(Integer, primary_key=True)
     photo_check_id: Mapped[int] = mapped_column(ForeignKey("photo_checks.id"), primary_key=True, index=True)
+    fine: Mapped[int] = mapped_column(BigInteger, primary_key=True)

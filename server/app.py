@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
+    from server import metrics
     from server.blueprints import api, exports, odata, openrosa, registry, registry_export, sessions
 
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(registry.bp, url_prefix="/v1")
     app.register_blueprint(registry_export.bp, url_prefix="/v1")
     app.register_blueprint(sessions.bp, url_prefix="/v1")
+    app.register_blueprint(metrics.bp)
     register_error_handlers(app)
 
     @app.before_request

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from server.config import SettingsError, load_settings
+from server.config import Settings, SettingsError, load_settings
 from server.services import DataFolderMissing, Services, build_services
 from sync.access.roles import ROLES
 
@@ -442,3 +442,55 @@ def export_registry(kind: str, area: str | None, approved: bool, project_id: int
     except Problem as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)")
+
+
+def _embedded_paths(settings: Settings) -> tuple[Path, Path, Path | None]:
+    """The SQLite file, blob folder and secret-key file of the embedded default, or a clear refusal."""
+    from sqlalchemy import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() != "sqlite" or settings.blob_store != "local":
+        raise click.ClickException(
+            "backup and restore cover the embedded default (SQLite and a local blob folder); for PostgreSQL and "
+            "S3 use pg_dump or base backups and S3 versioning, as docs/operations.md describes"
+        )
+    secret_key = None if settings.secret_key else settings.data_dir / "secret_key"
+    return Path(url.database or ""), settings.resolved_blob_dir, secret_key
+
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(path_type=Path))
+def backup_command(dest: Path) -> None:
+    """Write a consistent snapshot of the database and the blobs it names into the new folder DEST (online)."""
+    from sync.backup.embedded import BackupError, backup
+
+    services = _services()
+    database, _blobs, secret_key = _embedded_paths(services.settings)
+    try:
+        report = backup(database, services.store, secret_key, dest)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"backed up {report.submissions} submission(s) and {report.blobs} blob(s) "
+        f"({report.blob_bytes / 1e6:.1f} MB) into {dest}"
+    )
+    if not report.secret_key:
+        click.echo("the secret key comes from QINGLING_SECRET_KEY: keep it with the backup yourself")
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def restore_command(src: Path) -> None:
+    """Restore a backup into the configured, fresh data folder; then run `qingling media check`."""
+    from sync.backup.embedded import BackupError, restore
+
+    try:  # no services: they would create a database and a secret key the backup's must replace
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    database, blobs, secret_key = _embedded_paths(settings)
+    try:
+        report = restore(src, database, blobs, secret_key)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {report.submissions} submission(s) and {report.blobs} blob(s) taken {report.created_at}")

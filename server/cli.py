@@ -494,3 +494,83 @@ def restore_command(src: Path) -> None:
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"restored {report.submissions} submission(s) and {report.blobs} blob(s) taken {report.created_at}")
+
+
+@main.group("app-users")
+def app_users_group() -> None:
+    """Phones (app users): each has its own token URL and, optionally, an area whose households it carries."""
+
+
+@app_users_group.command("create")
+@click.option("--name", "display_name", required=True, help="Who carries the phone, e.g. the enumerator's name.")
+@click.option("--area", default=None, help="Village (12 digits), township (9) or county (6) code; default: all.")
+@click.option("--project", "project_id", type=int, default=None, help="Project id (default: the first project).")
+def app_users_create(display_name: str, area: str | None, project_id: int | None) -> None:
+    """Create a phone's credential and print its QR code; its entity list holds only its area's households."""
+    from server.collect_qr import collect_settings, encode_settings, terminal_qr
+    from server.startup import PhoneSetup, phone_url, prepare_database
+    from sync.access.areas import create_app_user_in_area
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with transaction(services.sessions) as session:
+            app_user = create_app_user_in_area(session, project, display_name, area)
+            app_user_id, token = app_user.id, app_user.token
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    url = phone_url(services.settings, PhoneSetup(project.name, f"/v1/key/{token}/projects/{project.id}", [], []))
+    click.echo(terminal_qr(encode_settings(collect_settings(url, project.name))))
+    click.echo(f"created app user {app_user_id} ({display_name}), area {area or 'all households'}")
+    click.echo(f"  server URL: {url}")
+
+
+@app_users_group.command("list")
+def app_users_list() -> None:
+    """Every app user with its area and whether it is revoked."""
+    from sync.access.areas import app_users
+
+    services = _services()
+    with services.sessions() as session:
+        for app_user in app_users(session):
+            state = "revoked" if app_user.revoked_at else "active"
+            click.echo(f"{app_user.id}\t{app_user.display_name}\tproject={app_user.project_id}\t"
+                       f"area={app_user.area or '*'}\t{state}")
+
+
+@app_users_group.command("area")
+@click.argument("app_user_id", type=int)
+@click.argument("area")
+def app_users_area(app_user_id: int, area: str) -> None:
+    """Give a phone another area ("*" for all households); it fetches the new list at its next form update."""
+    from sync.access.areas import set_area
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+
+    services = _services()
+    try:
+        with transaction(services.sessions) as session:
+            set_area(session, app_user_id, None if area == "*" else area)
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"app user {app_user_id} now carries area {area}")
+
+
+@app_users_group.command("revoke")
+@click.argument("app_user_id", type=int)
+def app_users_revoke(app_user_id: int) -> None:
+    """Revoke a lost phone's token at once; what it sent stays."""
+    from sync.access.accounts import revoke_app_user
+    from sync.access.areas import get_app_user
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+
+    services = _services()
+    try:
+        with transaction(services.sessions) as session:
+            revoke_app_user(session, get_app_user(session, app_user_id))
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"app user {app_user_id} revoked")

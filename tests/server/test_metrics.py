@@ -12,7 +12,7 @@ from sync.db.engine import transaction
 from sync.db.models import Job
 from tests.collect import submission_body
 from tests.conftest import DATA
-from tests.protocol.conftest import collect, publish  # noqa: F401 - the Collect-like client fixture
+from tests.protocol.conftest import publish
 
 
 def _basic(email: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
     from server import metrics
-    from server.blueprints import api, exports, odata, openrosa, registry, registry_export, sessions
+    from server.blueprints import api, app_users, exports, odata, openrosa, registry, registry_export, sessions
 
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
     app.register_blueprint(openrosa.bp, url_prefix="/v1/key/<token>", name="openrosa_key")
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(registry.bp, url_prefix="/v1")
     app.register_blueprint(registry_export.bp, url_prefix="/v1")
     app.register_blueprint(sessions.bp, url_prefix="/v1")
+    app.register_blueprint(app_users.bp, url_prefix="/v1")
     app.register_blueprint(metrics.bp)
     register_error_handlers(app)
 

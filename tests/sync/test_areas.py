@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import uuid
@@ -11,6 +12,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from server.cli import main
+from sync.access.accounts import create_user
 from sync.access.areas import create_app_user_in_area
 from sync.db.engine import transaction
 from sync.db.models import AppUser, Flag, Household, Project
@@ -109,3 +111,24 @@ def test_app_users_create_with_an_area_and_change_it_later(services, project, se
     assert f"王芳\tproject={project.id}\tarea={VILLAGES[0]}\tactive" in listed.output
     assert runner.invoke(main, ["app-users", "revoke", str(app_user.id)]).exit_code == 0
     assert f"area={VILLAGES[0]}\trevoked" in runner.invoke(main, ["app-users", "list"]).output
+
+
+def test_administrators_give_phones_an_area_through_the_api(client, services, project, supervisor) -> None:  # noqa: ANN001
+    with transaction(services.sessions) as session:
+        create_user(session, "admin@county.example", "correct horse battery", "admin")
+    admin = {"Authorization": "Basic " + base64.b64encode(b"admin@county.example:correct horse battery").decode()}
+    base = f"/v1/projects/{project.id}/app-users"
+    made = client.post(base, json={"displayName": "王芳", "area": VILLAGES[0]}, headers=admin)
+    assert made.status_code == 200, made.data
+    phone = made.get_json()
+    assert (phone["displayName"], phone["area"], phone["type"]) == ("王芳", VILLAGES[0], "field_key")
+    bad = client.patch(f"{base}/{phone['id']}", json={"area": "1501"}, headers=admin)
+    assert bad.status_code == 400 and "is not an area code" in bad.get_json()["message"]
+    moved = client.patch(f"{base}/{phone['id']}", json={"area": VILLAGES[1]}, headers=admin)
+    assert moved.status_code == 200 and moved.get_json()["area"] == VILLAGES[1]
+    listed = client.get(base, headers=admin).get_json()
+    assert [(p["displayName"], p["area"]) for p in listed if p["id"] == phone["id"]] == [("王芳", VILLAGES[1])]
+    assert client.get(base, headers=supervisor).status_code == 403
+    assert client.delete(f"{base}/{phone['id']}", headers=admin).status_code == 200
+    revoked = Collect(client, f"/v1/key/{phone['token']}/projects/{project.id}").form_list()
+    assert revoked.status_code == 403

@@ -55,32 +55,23 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default QINGLING_HOST or 0.0.0.0).")
 @click.option("--port", default=None, type=int, help="Port (default QINGLING_PORT or 8383).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="HTTP processes sharing the port (more than 1 needs PostgreSQL).")
+@click.option("--no-worker", is_flag=True, help="Run no background jobs here; leave them to `qingling worker`.")
+def serve(host: str | None, port: int | None, workers: int, no_worker: bool) -> None:
     """Migrate, publish the forms in forms/sources, print the phone set-up, and serve."""
-    from waitress import serve as waitress_serve
-
-    from server.access_log import AccessLog
-    from server.app import create_app
     from server.startup import prepare, print_banner
-    from sync.work.worker import Worker
 
     services = _services(create=True, host=host, port=port)
+    if workers > 1:
+        _refuse_sqlite_processes(services.settings, workers)
     summary = prepare(services)
     print_banner(services.settings, summary)
-    app = create_app(services=services)
-    settings = services.settings
-    worker = Worker(services.sessions, services.work)
-    worker.start()
-    app.extensions["qingling.worker"] = worker
-    waitress_serve(
-        AccessLog(app),
-        host=settings.host,
-        port=settings.port,
-        threads=settings.threads,
-        max_request_body_size=settings.max_upload_bytes + 1_000_000,
-        ident="qingling",
-        clear_untrusted_proxy_headers=not settings.trust_proxy,
-    )
+    if workers == 1:
+        _serve_here(services, jobs=not no_worker)
+    else:
+        services.engine.dispose()  # no connection of the parent's may cross the fork
+        _serve_forked(services.settings, workers, jobs=not no_worker)
 
 
 @main.group()
@@ -574,3 +565,51 @@ def app_users_revoke(app_user_id: int) -> None:
     except Problem as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"app user {app_user_id} revoked")
+
+
+def _serve_here(services: Services, *, jobs: bool, sockets: list | None = None) -> None:
+    """Serve with waitress in this process (and its job worker thread unless ``jobs`` is off)."""
+    from waitress import serve as waitress_serve
+
+    from server.access_log import AccessLog
+    from server.app import create_app
+    from sync.work.worker import Worker
+
+    app = create_app(services=services)
+    settings = services.settings
+    if jobs:
+        worker = Worker(services.sessions, services.work)
+        worker.start()
+        app.extensions["qingling.worker"] = worker
+    where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}
+    waitress_serve(
+        AccessLog(app),
+        **where,
+        threads=settings.threads,
+        max_request_body_size=settings.max_upload_bytes + 1_000_000,
+        ident="qingling",
+        clear_untrusted_proxy_headers=not settings.trust_proxy,
+    )
+
+
+def _refuse_sqlite_processes(settings: Settings, workers: int) -> None:
+    if settings.resolved_database_url.startswith("sqlite"):
+        raise click.ClickException(
+            f"--workers {workers} needs PostgreSQL (QINGLING_DATABASE_URL): SQLite lets one writer in at a time, "
+            "so more HTTP processes would only wait on each other's lock. On SQLite run one process "
+            "(QINGLING_THREADS sets its threads); see docs/scaling.md."
+        )
+
+
+def _serve_forked(settings: Settings, workers: int, *, jobs: bool) -> None:
+    """N waitress processes on one socket (server/processes.py); each builds its own services after the fork."""
+    from server.processes import listening_socket, serve_processes
+    from server.services import build_services
+
+    sock = listening_socket(settings.host, settings.port)
+    click.echo(f"serving with {workers} HTTP processes on {settings.host}:{settings.port}")
+
+    def run_child(inherited: object) -> None:
+        _serve_here(build_services(settings), jobs=jobs, sockets=[inherited])
+
+    serve_processes(workers, sock, run_child)

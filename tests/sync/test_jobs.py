@@ -164,7 +164,13 @@ def test_a_running_job_renews_its_lease_so_no_other_worker_takes_it(services) ->
     job_id = _queued(services, "slow")
     first = threading.Thread(target=run_pending_jobs, args=(services.sessions, kinds), kwargs={"lease": lease})
     first.start()
-    deadline = time.monotonic() + 7.0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the first worker holds the claim before the second starts polling
+        with services.sessions() as session:
+            if session.get(Job, job_id).lease_token is not None:
+                break
+        time.sleep(0.02)
+    deadline = time.monotonic() + 6.0
     taken_by_second = 0
     while time.monotonic() < deadline:
         taken_by_second += run_pending_jobs(services.sessions, kinds, lease=lease, limit=1)

@@ -33,6 +33,7 @@ class Actor:
     id: int
     role: str
     project_id: int | None = None  # app users belong to one project
+    area: str | None = None  # an app user's area: the households its entity list holds (None: all)
 
     @property
     def user_id(self) -> int | None:
@@ -78,7 +79,9 @@ def _from_token(token: str) -> Actor:
     app_user = app_user_for_token(db(), token)
     if app_user is None:
         raise Forbidden("This phone's access key is unknown or has been revoked. Ask for a new QR code.")
-    return Actor(kind="app_user", id=app_user.id, role="app_user", project_id=app_user.project_id)
+    return Actor(
+        kind="app_user", id=app_user.id, role="app_user", project_id=app_user.project_id, area=app_user.area
+    )
 
 
 def _from_basic() -> Actor:

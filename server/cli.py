@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from server.config import SettingsError, load_settings
+from server.config import Settings, SettingsError, load_settings
 from server.services import DataFolderMissing, Services, build_services
 from sync.access.roles import ROLES
 
@@ -55,32 +55,23 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default QINGLING_HOST or 0.0.0.0).")
 @click.option("--port", default=None, type=int, help="Port (default QINGLING_PORT or 8383).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="HTTP processes sharing the port (more than 1 needs PostgreSQL).")
+@click.option("--no-worker", is_flag=True, help="Run no background jobs here; leave them to `qingling worker`.")
+def serve(host: str | None, port: int | None, workers: int, no_worker: bool) -> None:
     """Migrate, publish the forms in forms/sources, print the phone set-up, and serve."""
-    from waitress import serve as waitress_serve
-
-    from server.access_log import AccessLog
-    from server.app import create_app
     from server.startup import prepare, print_banner
-    from sync.work.worker import Worker
 
     services = _services(create=True, host=host, port=port)
+    if workers > 1:
+        _refuse_sqlite_processes(services.settings, workers)
     summary = prepare(services)
     print_banner(services.settings, summary)
-    app = create_app(services=services)
-    settings = services.settings
-    worker = Worker(services.sessions, services.work)
-    worker.start()
-    app.extensions["qingling.worker"] = worker
-    waitress_serve(
-        AccessLog(app),
-        host=settings.host,
-        port=settings.port,
-        threads=settings.threads,
-        max_request_body_size=settings.max_upload_bytes + 1_000_000,
-        ident="qingling",
-        clear_untrusted_proxy_headers=not settings.trust_proxy,
-    )
+    if workers == 1:
+        _serve_here(services, jobs=not no_worker)
+    else:
+        services.engine.dispose()  # no connection of the parent's may cross the fork
+        _serve_forked(services.settings, workers, jobs=not no_worker)
 
 
 @main.group()
@@ -442,3 +433,183 @@ def export_registry(kind: str, area: str | None, approved: bool, project_id: int
     except Problem as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)")
+
+
+def _embedded_paths(settings: Settings) -> tuple[Path, Path, Path | None]:
+    """The SQLite file, blob folder and secret-key file of the embedded default, or a clear refusal."""
+    from sqlalchemy import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() != "sqlite" or settings.blob_store != "local":
+        raise click.ClickException(
+            "backup and restore cover the embedded default (SQLite and a local blob folder); for PostgreSQL and "
+            "S3 use pg_dump or base backups and S3 versioning, as docs/operations.md describes"
+        )
+    secret_key = None if settings.secret_key else settings.data_dir / "secret_key"
+    return Path(url.database or ""), settings.resolved_blob_dir, secret_key
+
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(path_type=Path))
+def backup_command(dest: Path) -> None:
+    """Write a consistent snapshot of the database and the blobs it names into the new folder DEST (online)."""
+    from sync.backup.embedded import BackupError, backup
+
+    services = _services()
+    database, _blobs, secret_key = _embedded_paths(services.settings)
+    try:
+        report = backup(database, services.store, secret_key, dest)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"backed up {report.submissions} submission(s) and {report.blobs} blob(s) "
+        f"({report.blob_bytes / 1e6:.1f} MB) into {dest}"
+    )
+    if not report.secret_key:
+        click.echo("the secret key comes from QINGLING_SECRET_KEY: keep it with the backup yourself")
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def restore_command(src: Path) -> None:
+    """Restore a backup into the configured, fresh data folder; then run `qingling media check`."""
+    from sync.backup.embedded import BackupError, restore
+
+    try:  # no services: they would create a database and a secret key the backup's must replace
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    database, blobs, secret_key = _embedded_paths(settings)
+    try:
+        report = restore(src, database, blobs, secret_key)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {report.submissions} submission(s) and {report.blobs} blob(s) taken {report.created_at}")
+
+
+@main.group("app-users")
+def app_users_group() -> None:
+    """Phones (app users): each has its own token URL and, optionally, an area whose households it carries."""
+
+
+@app_users_group.command("create")
+@click.option("--name", "display_name", required=True, help="Who carries the phone, e.g. the enumerator's name.")
+@click.option("--area", default=None, help="Village (12 digits), township (9) or county (6) code; default: all.")
+@click.option("--project", "project_id", type=int, default=None, help="Project id (default: the first project).")
+def app_users_create(display_name: str, area: str | None, project_id: int | None) -> None:
+    """Create a phone's credential and print its QR code; its entity list holds only its area's households."""
+    from server.collect_qr import collect_settings, encode_settings, terminal_qr
+    from server.startup import PhoneSetup, phone_url, prepare_database
+    from sync.access.areas import create_app_user_in_area
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with transaction(services.sessions) as session:
+            app_user = create_app_user_in_area(session, project, display_name, area)
+            app_user_id, token = app_user.id, app_user.token
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    url = phone_url(services.settings, PhoneSetup(project.name, f"/v1/key/{token}/projects/{project.id}", [], []))
+    click.echo(terminal_qr(encode_settings(collect_settings(url, project.name))))
+    click.echo(f"created app user {app_user_id} ({display_name}), area {area or 'all households'}")
+    click.echo(f"  server URL: {url}")
+
+
+@app_users_group.command("list")
+def app_users_list() -> None:
+    """Every app user with its area and whether it is revoked."""
+    from sync.access.areas import app_users
+
+    services = _services()
+    with services.sessions() as session:
+        for app_user in app_users(session):
+            state = "revoked" if app_user.revoked_at else "active"
+            click.echo(f"{app_user.id}\t{app_user.display_name}\tproject={app_user.project_id}\t"
+                       f"area={app_user.area or '*'}\t{state}")
+
+
+@app_users_group.command("area")
+@click.argument("app_user_id", type=int)
+@click.argument("area")
+def app_users_area(app_user_id: int, area: str) -> None:
+    """Give a phone another area ("*" for all households); it fetches the new list at its next form update."""
+    from sync.access.areas import set_area
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+
+    services = _services()
+    try:
+        with transaction(services.sessions) as session:
+            set_area(session, app_user_id, None if area == "*" else area)
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"app user {app_user_id} now carries area {area}")
+
+
+@app_users_group.command("revoke")
+@click.argument("app_user_id", type=int)
+def app_users_revoke(app_user_id: int) -> None:
+    """Revoke a lost phone's token at once; what it sent stays."""
+    from sync.access.accounts import revoke_app_user
+    from sync.access.areas import get_app_user
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+
+    services = _services()
+    try:
+        with transaction(services.sessions) as session:
+            revoke_app_user(session, get_app_user(session, app_user_id))
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"app user {app_user_id} revoked")
+
+
+def _serve_here(services: Services, *, jobs: bool, sockets: list | None = None) -> None:
+    """Serve with waitress in this process (and its job worker thread unless ``jobs`` is off)."""
+    from waitress import serve as waitress_serve
+
+    from server.access_log import AccessLog
+    from server.app import create_app
+    from sync.work.worker import Worker
+
+    app = create_app(services=services)
+    settings = services.settings
+    if jobs:
+        worker = Worker(services.sessions, services.work)
+        worker.start()
+        app.extensions["qingling.worker"] = worker
+    where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}
+    waitress_serve(
+        AccessLog(app),
+        **where,
+        threads=settings.threads,
+        max_request_body_size=settings.max_upload_bytes + 1_000_000,
+        ident="qingling",
+        clear_untrusted_proxy_headers=not settings.trust_proxy,
+    )
+
+
+def _refuse_sqlite_processes(settings: Settings, workers: int) -> None:
+    if settings.resolved_database_url.startswith("sqlite"):
+        raise click.ClickException(
+            f"--workers {workers} needs PostgreSQL (QINGLING_DATABASE_URL): SQLite lets one writer in at a time, "
+            "so more HTTP processes would only wait on each other's lock. On SQLite run one process "
+            "(QINGLING_THREADS sets its threads); see docs/scaling.md."
+        )
+
+
+def _serve_forked(settings: Settings, workers: int, *, jobs: bool) -> None:
+    """N waitress processes on one socket (server/processes.py); each builds its own services after the fork."""
+    from server.processes import listening_socket, serve_processes
+    from server.services import build_services
+
+    sock = listening_socket(settings.host, settings.port)
+    click.echo(f"serving with {workers} HTTP processes on {settings.host}:{settings.port}")
+
+    def run_child(inherited: object) -> None:
+        _serve_here(build_services(settings), jobs=jobs, sockets=[inherited])
+
+    serve_processes(workers, sock, run_child)

@@ -20,38 +20,41 @@ from media.store import blob_key
 from server.context import services
 from server.security_headers import as_stored_file
 from sync.db.models import FormAttachment
-from sync.registry.entities import entity_list_csv, entity_list_hash
+from sync.registry.entities import entity_list, entity_list_hash
 
 CHUNK = 256 * 1024
 SNIFF_BYTES = 1024 * 1024  # enough for a JPEG's markers before its image data, EXIF and colour profile included
 
 
-def manifest_entry(session: Session, attachment: FormAttachment, base: str, xml_form_id: str) -> dict | None:
+def manifest_entry(
+    session: Session, attachment: FormAttachment, base: str, xml_form_id: str, area: str | None = None
+) -> dict | None:
     """One ``<mediaFile>``: md5 of the exact bytes served, so phones refresh only what changed (docs/protocol.md §5).
 
-    An entity list is generated from the registry; its hash is a version token that changes whenever a
-    household does (docs/protocol.md §6), sent again as the CSV's ETag.
+    An entity list is generated from the registry, for the phone's area when it has one; its hash is a
+    version token that changes whenever a household of that list does (docs/protocol.md §6), sent again as the
+    CSV's ETag.
     """
     url = f"{base}/forms/{quote(xml_form_id, safe='')}/attachments/{quote(attachment.name, safe='')}"
     if attachment.dataset is not None:
         project_id = attachment.form_version.form.project_id
-        token = entity_list_hash(session, project_id)
+        token = entity_list_hash(session, project_id, area)
         return {"name": attachment.name, "hash": token, "download_url": url, "type": "entityList"}
     if attachment.sha256 is None or attachment.md5 is None:
         return None
     return {"name": attachment.name, "hash": attachment.md5, "download_url": url}
 
 
-def form_media_response(session: Session, attachment: FormAttachment) -> Response:
+def form_media_response(session: Session, attachment: FormAttachment, area: str | None = None) -> Response:
     if attachment.dataset is not None:
         project_id = attachment.form_version.form.project_id
-        token = entity_list_hash(session, project_id)
+        token = entity_list_hash(session, project_id, area)
         if token in request.if_none_match:
             response = Response(status=304)
             response.set_etag(token)
             return response
         # The CSV is built before the response starts: a failure mid-way must not look like a short list.
-        body = b"".join(entity_list_csv(session, project_id))
+        token, body = entity_list(session, project_id, area)
         response = Response(body, content_type="text/csv; charset=utf-8")
         response.set_etag(token)
         response.headers["Content-Disposition"] = disposition("attachment", attachment.name)

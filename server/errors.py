@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server.auth import ChallengeRequired, challenge_header
+from server.metrics import count_problem
 from server.openrosa import openrosa_message
 from server.safe_text import log_path, printable
 from sync.errors import Problem, TooLarge
@@ -27,6 +28,7 @@ def wants_openrosa() -> bool:
 
 
 def render_problem(problem: Problem) -> Response:
+    count_problem(problem.code)
     if wants_openrosa():
         response = openrosa_message(problem.message, problem.status, nature="error")
     else:

@@ -3,6 +3,11 @@
 Entity version N of a household is its N-th counted record in order of receipt (registration, then every
 update); it is derived, like the rest of the household's state, so a rebuild gives the same versions.
 The manifest hash changes whenever any household changes, so phones refresh the list (docs/protocol.md §6).
+
+A phone with an area (sync/access/areas.py) receives only that area's households, and its hash is
+computed over them alone, so a change in one village makes only that village's phones download again.
+The area is matched on the household's indexed ``village`` or ``township`` column (or ``county``), so a
+village's list of ~500 households is one index range scan however large the province.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from sync.db.models import Household, SubmissionVersion
@@ -57,37 +64,95 @@ def properties(household: Household) -> dict[str, str]:
     return {name: "" if value is None else str(value) for name, value in values.items()}
 
 
-def registered(session: Session, project_id: int):  # noqa: ANN201 - a Select
-    return (
-        select(Household)
-        .where(Household.project_id == project_id, Household.registered_on.is_not(None))
-        .order_by(Household.code)
-    )
+def _scope(project_id: int, area: str | None) -> list[ColumnElement[bool]]:
+    """Registered households of the project, within ``area`` when one is given (6, 9 or 12 digits)."""
+    conditions = [Household.project_id == project_id, Household.registered_on.is_not(None)]
+    if area is not None:
+        column = {6: Household.county, 9: Household.township, 12: Household.village}.get(len(area))
+        if column is None:
+            raise ValueError(f"not an area code: {area!r}")
+        conditions.append(column == area)
+    return conditions
 
 
-def entity_list_hash(session: Session, project_id: int) -> str:
-    """An opaque version token: changes whenever a household is added or changes."""
+def registered(session: Session, project_id: int, area: str | None = None):  # noqa: ANN201 - a Select
+    return select(Household).where(*_scope(project_id, area)).order_by(Household.code)
+
+
+def entity_list_hash(session: Session, project_id: int, area: str | None = None) -> str:
+    """An opaque version token: changes whenever a household of the list is added or changes."""
     count, latest, versions = session.execute(
         select(func.count(), func.max(Household.updated_at), func.sum(Household.entity_version)).where(
-            Household.project_id == project_id, Household.registered_on.is_not(None)
+            *_scope(project_id, area)
         )
     ).one()
-    return hashlib.md5(f"{project_id}:{count}:{latest}:{versions}".encode(), usedforsecurity=False).hexdigest()
+    scope = f"{project_id}:{area or '*'}"
+    return hashlib.md5(f"{scope}:{count}:{latest}:{versions}".encode(), usedforsecurity=False).hexdigest()
 
 
-def entity_list_csv(session: Session, project_id: int) -> Iterator[bytes]:
+# The columns of the CSV, in PROPERTIES order after name, label and __version: read as plain rows, not
+# ORM objects (a household has ~60 columns, JSON among them; loading them was most of a list's time).
+_CSV_COLUMNS = (
+    Household.entity_id,
+    Household.label,
+    Household.entity_version,
+    Household.code,
+    Household.county,
+    Household.township,
+    Household.village,
+    Household.group_name,
+    Household.head_name,
+    Household.hh_size,
+    Household.house_grade,
+    Household.water_verdict,
+    Household.income_pc,
+    Household.net_total,
+    Household.income_year,
+)
+
+
+def entity_list_csv(session: Session, project_id: int, area: str | None = None) -> Iterator[bytes]:
     """The CSV Collect reads: ``name,label,__version`` then the properties, one row per household."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "label", "__version", *PROPERTIES])
-    for household in session.scalars(registered(session, project_id).execution_options(yield_per=500)):
-        values = properties(household)
-        writer.writerow([household.entity_id, household.label, household.entity_version, *values.values()])
+    query = select(*_CSV_COLUMNS).where(*_scope(project_id, area)).order_by(Household.code)
+    for row in session.execute(query.execution_options(yield_per=2000)):
+        writer.writerow(["" if value is None else value for value in row])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
+
+
+_BUILT: OrderedDict[tuple[int, str | None, str], bytes] = OrderedDict()
+_BUILT_LOCK = threading.Lock()
+CACHED_LISTS = 256  # lists of an area (~65 kB for a village of 500): at most ~16 MB per process
+CACHED_LIST_BYTES = 1_000_000  # a larger list (a township, the whole project) is built every time
+
+
+def entity_list(session: Session, project_id: int, area: str | None = None) -> tuple[str, bytes]:
+    """The list's hash and its CSV, the CSV built once per hash in this process.
+
+    The hash is the version phones compare (they download the list only when it changed), so a CSV
+    built for one hash is the CSV for that hash: the phones of one village, and every form of one phone
+    naming the same list, then cost one indexed aggregate each instead of a build.
+    """
+    token = entity_list_hash(session, project_id, area)
+    key = (project_id, area, token)
+    with _BUILT_LOCK:
+        body = _BUILT.get(key)
+        if body is not None:
+            _BUILT.move_to_end(key)
+            return token, body
+    body = b"".join(entity_list_csv(session, project_id, area))
+    if len(body) <= CACHED_LIST_BYTES:
+        with _BUILT_LOCK:
+            _BUILT[key] = body
+            while len(_BUILT) > CACHED_LISTS:
+                _BUILT.popitem(last=False)
+    return token, body
 
 
 @dataclass(frozen=True)

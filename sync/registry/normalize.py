@@ -28,6 +28,7 @@ from sync.db.models import (
 )
 from sync.intake.instance_xml import answers_from_xml, parse_instance, read_entity, repeat_names
 from sync.oversight.flags import replace_flags
+from sync.registry.areas import outside_area_flag
 from sync.registry.households import (
     HISTORY,
     refresh_household,
@@ -105,7 +106,8 @@ def normalize_submission(session: Session, submission: Submission, repeats_cache
         household = step.baseline()
     else:
         household = step.follow_up(form.xml_form_id)
-    replace_flags(session, version, SOURCE, step.flags)
+    elsewhere = outside_area_flag(session, version, household)
+    replace_flags(session, version, SOURCE, [*step.flags, elsewhere] if elsewhere else step.flags)
     if household is not None:
         touched.add(household.id)
     _refresh(session, touched)

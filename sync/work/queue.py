@@ -6,8 +6,14 @@ LOCKED`` on PostgreSQL, so several workers can share the queue) that leases it t
 kind's optional preparer outside any transaction, then its handler, and marks it done in the handler's
 transaction. A failing handler leaves no partial work: its transaction is rolled back, the job records
 the error and is retried after a growing pause, and after ``MAX_ATTEMPTS`` it stays ``failed`` and raises
-a flag, so a failure is always visible. A worker that dies mid-job leaves it to be taken again when its
-lease ends. Every handler can safely run twice.
+a flag, so a failure is always visible. Every handler can safely run twice.
+
+A claim is a short lease (``LEASE``, 30 seconds) with a token; while the job runs, a thread of the worker
+renews it every ``RENEW_EVERY``. A worker that dies (kill -9, a lost machine) stops renewing, so its job
+is due again at most ``LEASE`` later and the next poll of any worker takes it: a crash costs seconds, not
+the length of the longest job. The token makes a stalled worker harmless: its renewal and its final
+"done" only touch the row while the token is still its own, so a job taken over is never committed twice
+(the final conditional ``UPDATE`` locks the row until commit; a concurrent claimer skips it).
 
 The queue knows no job's module: the caller hands it the table of kinds (``JobKind`` by name), built in
 ``sync/job_kinds.py`` with whatever each handler needs already bound.
@@ -16,13 +22,15 @@ The queue knows no job's module: the caller hands it the table of kinds (``JobKi
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db.models import Job, SubmissionVersion, utcnow
@@ -35,8 +43,15 @@ MAX_ATTEMPTS = 8
 
 Handler = Callable[[Session, Job, Any], None]  # (session, job, what the preparer returned or None)
 Preparer = Callable[[sessionmaker[Session], int], Any]  # (session factory, job id)
-# How long a claimed job is left to its worker before another may take it (a crashed worker's job).
-LEASE = timedelta(minutes=15)
+# How long a claim lasts unless renewed: a dead worker's job is taken again at most this long after it died.
+LEASE = timedelta(seconds=30)
+# How often a running job's lease is renewed; a third of the lease, so two renewals may fail in a row
+# (a busy database) before another worker could take the job.
+RENEW_EVERY = LEASE / 3
+
+
+class LeaseLost(RuntimeError):
+    """The job was taken over (this worker stalled past its lease); this run's work is discarded."""
 
 
 @dataclass(frozen=True)
@@ -67,23 +82,32 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def run_pending_jobs(
-    factory: sessionmaker[Session], kinds: JobKinds, *, limit: int | None = None, now: datetime | None = None
+    factory: sessionmaker[Session],
+    kinds: JobKinds,
+    *,
+    limit: int | None = None,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> int:
     """Run due jobs until none is left (or ``limit`` ran); returns how many ran, failed ones included."""
     ran = 0
     while limit is None or ran < limit:
-        outcome = _run_one(factory, kinds, now)
+        outcome = _run_one(factory, kinds, now, lease)
         if outcome is None:
             return ran
         ran += 1
     return ran
 
 
-def _run_one(factory: sessionmaker[Session], kinds: JobKinds, now: datetime | None) -> bool | None:
-    claimed = _claim(factory, now)
+def _run_one(
+    factory: sessionmaker[Session], kinds: JobKinds, now: datetime | None, lease: timedelta
+) -> bool | None:
+    claimed = _claim(factory, now, lease)
     if claimed is None:
         return None
-    job_id, name = claimed
+    job_id, name, token = claimed
+    keeper = _LeaseKeeper(factory, job_id, token, lease)
+    keeper.start()
     try:
         kind = kinds.get(name)
         if kind is None:
@@ -93,18 +117,67 @@ def _run_one(factory: sessionmaker[Session], kinds: JobKinds, now: datetime | No
             job = session.get(Job, job_id)
             assert job is not None
             kind.run(session, job, prepared)
-            job.state, job.finished_at, job.last_error = "done", utcnow(), None
-            job.attempts += 1
+            session.flush()
+            _finish(session, job_id, token, job.attempts + 1)
             session.commit()
         return True
+    except LeaseLost:
+        log.warning("job %s (%s) was taken over by another worker; this run's work is discarded", job_id, name)
+        return False
     except Exception:  # noqa: BLE001 - any failure of a handler is recorded on the job, never lost
         error = traceback.format_exc(limit=8)
         log.exception("job %s (%s) failed", job_id, name)
-    _record_failure(factory, job_id, error, now)
+    finally:
+        keeper.stop()
+    _record_failure(factory, job_id, token, error, now)
     return False
 
 
-def _claim(factory: sessionmaker[Session], now: datetime | None) -> tuple[int, str] | None:
+def _finish(session: Session, job_id: int, token: str, attempts: int) -> None:
+    """Mark the job done in the handler's transaction, only if this worker still holds its lease."""
+    finished = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_token == token, Job.state == "pending")
+        .values(state="done", finished_at=utcnow(), last_error=None, attempts=attempts, lease_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    if finished.rowcount != 1:
+        session.rollback()
+        raise LeaseLost(job_id)
+
+
+class _LeaseKeeper:
+    """Renews a running job's lease every ``lease / 3`` until stopped; the thread dies with its process."""
+
+    def __init__(self, factory: sessionmaker[Session], job_id: int, token: str, lease: timedelta) -> None:
+        self.factory, self.job_id, self.token, self.lease = factory, job_id, token, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"qingling-lease-{job_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease.total_seconds() / 3):
+            try:
+                with self.factory() as session, session.begin():
+                    renewed = session.execute(
+                        update(Job)
+                        .where(Job.id == self.job_id, Job.lease_token == self.token, Job.state == "pending")
+                        .values(run_after=utcnow() + self.lease)
+                        .execution_options(synchronize_session=False)
+                    )
+                if renewed.rowcount != 1:
+                    return  # finished meanwhile, or taken over: _finish will tell
+            except Exception:  # noqa: BLE001 - a busy or briefly absent database: the next renewal may pass
+                log.warning("the lease of job %s could not be renewed", self.job_id, exc_info=True)
+
+
+def _claim(factory: sessionmaker[Session], now: datetime | None, lease: timedelta) -> tuple[int, str, str] | None:
     """Take the next due job, leasing it (run_after moves past now) so no other worker takes it meanwhile.
 
     The claim is its own short transaction: no row lock or SQLite write lock is held while the job runs.
@@ -121,14 +194,21 @@ def _claim(factory: sessionmaker[Session], now: datetime | None) -> tuple[int, s
         )
         if job is None:
             return None
-        job.run_after = moment + LEASE
-        return job.id, job.kind
+        token = secrets.token_hex(16)
+        job.run_after, job.lease_token = moment + lease, token
+        return job.id, job.kind, token
 
 
-def _record_failure(factory: sessionmaker[Session], job_id: int, error: str, now: datetime | None) -> None:
+def _record_failure(
+    factory: sessionmaker[Session], job_id: int, token: str, error: str, now: datetime | None
+) -> None:
     with factory() as session, session.begin():
-        job = session.get(Job, job_id)
+        job = session.get(Job, job_id, with_for_update=True)
         assert job is not None
+        if job.lease_token != token or job.state != "pending":
+            log.warning("job %s was taken over by another worker; its failure here is not recorded", job_id)
+            return
+        job.lease_token = None
         job.attempts += 1
         job.last_error = error[-4000:]
         if job.attempts >= MAX_ATTEMPTS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -13,7 +15,7 @@ from server.cli import main
 from sync.db.engine import transaction
 from sync.db.models import Household, Job, SubmissionVersion, utcnow
 from sync.oversight.flags import list_flags
-from sync.work.queue import MAX_ATTEMPTS, JobKind, enqueue, list_jobs, retry_failed, run_pending_jobs
+from sync.work.queue import LEASE, MAX_ATTEMPTS, JobKind, enqueue, list_jobs, retry_failed, run_pending_jobs
 from sync.work.worker import Worker
 from tests.sync.survey import VILLAGES, baseline, id_number, member
 from tests.sync.test_registry import post
@@ -119,3 +121,80 @@ def test_registry_rebuild_command_reports_what_it_did(collect, survey_forms, ser
     assert "registry rebuilt from 2 submission(s)" in result.output
     with services.sessions() as session:
         assert sorted(session.scalars(select(Household.head_name))) == ["乙", "甲"]
+
+
+class _Killed(BaseException):
+    """Stands for kill -9 in the middle of a job: nothing of the worker's clean-up for the job runs."""
+
+
+def _queued(services, kind: str) -> int:  # noqa: ANN001
+    with transaction(services.sessions) as session:
+        job = enqueue(session, kind)
+        session.flush()
+        return job.id
+
+
+def test_a_dead_workers_job_is_taken_again_once_its_short_lease_ends(services) -> None:  # noqa: ANN001
+    ran: list[int] = []
+
+    def dies_the_first_time(session, job, prepared) -> None:  # noqa: ANN001
+        ran.append(job.id)
+        if len(ran) == 1:
+            raise _Killed
+
+    kinds = {"crashy": JobKind(run=dies_the_first_time)}
+    job_id = _queued(services, "crashy")
+    with contextlib.suppress(_Killed):
+        run_pending_jobs(services.sessions, kinds)
+    assert run_pending_jobs(services.sessions, kinds) == 0  # still leased to the dead worker
+    assert run_pending_jobs(services.sessions, kinds, now=utcnow() + LEASE + timedelta(seconds=1)) == 1
+    with services.sessions() as session:
+        job = session.get(Job, job_id)
+        assert (job.state, job.attempts, job.lease_token) == ("done", 1, None)
+    assert ran == [job_id, job_id]
+
+
+def test_a_running_job_renews_its_lease_so_no_other_worker_takes_it(services) -> None:  # noqa: ANN001
+    """Slow work (a photo check's prepare) outlasts several leases; a second worker polling meanwhile waits."""
+    lease = timedelta(seconds=3)
+    ran: list[int] = []
+    kinds = {
+        "slow": JobKind(run=lambda session, job, prepared: ran.append(job.id), prepare=lambda f, i: time.sleep(7.5))
+    }
+    job_id = _queued(services, "slow")
+    first = threading.Thread(target=run_pending_jobs, args=(services.sessions, kinds), kwargs={"lease": lease})
+    first.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the first worker holds the claim before the second starts polling
+        with services.sessions() as session:
+            if session.get(Job, job_id).lease_token is not None:
+                break
+        time.sleep(0.02)
+    deadline = time.monotonic() + 6.0
+    taken_by_second = 0
+    while time.monotonic() < deadline:
+        taken_by_second += run_pending_jobs(services.sessions, kinds, lease=lease, limit=1)
+        time.sleep(0.05)
+    first.join(timeout=30)
+    assert taken_by_second == 0
+    assert ran == [job_id]
+    with services.sessions() as session:
+        assert session.get(Job, job_id).state == "done"
+
+
+def test_a_stalled_worker_whose_job_was_taken_over_commits_nothing(services) -> None:  # noqa: ANN001
+    """Its lease ran out while it stalled and another worker claimed the job: its "done" is refused."""
+
+    def taken_over_meanwhile(factory, job_id) -> None:  # noqa: ANN001
+        with transaction(factory) as session:
+            session.get(Job, job_id).lease_token = "another-worker"
+
+    def run(session, job, prepared) -> None:  # noqa: ANN001
+        enqueue(session, "written_by_the_stalled_worker")
+
+    job_id = _queued(services, "stalls")
+    assert run_pending_jobs(services.sessions, {"stalls": JobKind(run=run, prepare=taken_over_meanwhile)}) == 1
+    with services.sessions() as session:
+        job = session.get(Job, job_id)
+        assert (job.state, job.attempts, job.lease_token) == ("pending", 0, "another-worker")
+        assert [j.kind for j in list_jobs(session, include_done=True)] == ["stalls"]

@@ -108,6 +108,9 @@ class AppUser(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     display_name: Mapped[str] = mapped_column(String(200))
     token: Mapped[str] = mapped_column(String(100), unique=True)
+    # The village/township/county code whose households this phone carries (sync/access/areas.py);
+    # None: the whole list.
+    area: Mapped[str | None] = mapped_column(String(12), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync.db.models.base import Base, utcnow
@@ -19,7 +19,14 @@ from sync.db.models.base import Base, utcnow
 
 class Household(Base):
     __tablename__ = "households"
-    __table_args__ = (UniqueConstraint("project_id", "code"), UniqueConstraint("project_id", "entity_id"))
+    __table_args__ = (
+        UniqueConstraint("project_id", "code"),
+        UniqueConstraint("project_id", "entity_id"),
+        # A phone's entity list is its area's households in code order (sync/registry/entities.py): one index
+        # range per village or township, however large the project.
+        Index("ix_households_area_village", "project_id", "village", "code"),
+        Index("ix_households_area_township", "project_id", "township", "code"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     code: Mapped[str] = mapped_column(String(32))  # hh_code: 12-digit village code + 4-digit sequence

@@ -1,7 +1,7 @@
 """Replace photo_bands with photo_keys, and record where a photo's local features are stored
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 22:10:00.000000
 
 Fingerprints of version 2 (media/duplicates.py) are looked up by view keys instead of 8-bit bands: one
@@ -16,8 +16,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Backups of the embedded default (one SQLite file, one blob folder) and their restore."""

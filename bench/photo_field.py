@@ -310,7 +310,7 @@ def _row_house(
         ox = view.x(float(layout.uniform(0.05, 0.95)), w)
         r = float(layout.uniform(12, 40)) * view.zoom
         draw.rectangle([ox - r, base - r * 1.2, ox + r, base + r * 0.4], fill=_colour(layout, WALLS + ROOFS, 50))
-    if layout.random() < 0.7:  # the household head in front (domain.md 2.3)
+    if layout.random() < 0.7:  # the household head in front (docs/domain.md §2.3)
         px = door_x + door_w * float(layout.uniform(1.5, 3.5))
         ph = (base - top) * float(layout.uniform(0.6, 0.8))
         draw.ellipse([px - ph * 0.08, base - ph, px + ph * 0.08, base - ph * 0.82], fill=(200, 160, 130))

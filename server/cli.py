@@ -455,6 +455,10 @@ def backup_command(dest: Path) -> None:
     """Write a consistent snapshot of the database and the blobs it names into the new folder DEST (online)."""
     from sync.backup.embedded import BackupError, backup
 
+    try:  # refuse PostgreSQL or S3 before connecting to them
+        _embedded_paths(load_settings())
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
     services = _services()
     database, _blobs, secret_key = _embedded_paths(services.settings)
     try:
@@ -499,7 +503,7 @@ def app_users_group() -> None:
 def app_users_create(display_name: str, area: str | None, project_id: int | None) -> None:
     """Create a phone's credential and print its QR code; its entity list holds only its area's households."""
     from server.collect_qr import collect_settings, encode_settings, terminal_qr
-    from server.startup import PhoneSetup, phone_url, prepare_database
+    from server.startup import PhoneSetup, phone_urls, prepare_database
     from sync.access.areas import create_app_user_in_area
     from sync.db.engine import transaction
     from sync.errors import Problem
@@ -512,7 +516,8 @@ def app_users_create(display_name: str, area: str | None, project_id: int | None
             app_user_id, token = app_user.id, app_user.token
     except Problem as exc:
         raise click.ClickException(exc.message) from exc
-    url = phone_url(services.settings, PhoneSetup(project.name, f"/v1/key/{token}/projects/{project.id}", [], []))
+    setup = PhoneSetup(project.name, f"/v1/key/{token}/projects/{project.id}", [], [])
+    url = phone_urls(services.settings, setup).urls[0]
     click.echo(terminal_qr(encode_settings(collect_settings(url, project.name))))
     click.echo(f"created app user {app_user_id} ({display_name}), area {area or 'all households'}")
     click.echo(f"  server URL: {url}")

@@ -31,7 +31,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
-    from server.blueprints import api, exports, odata, openrosa, registry, sessions
+    from server import i18n, web
+    from server.blueprints import api, exports, odata, openrosa, photos, registry, review, sessions, signin, workspace
 
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
     app.register_blueprint(openrosa.bp, url_prefix="/v1/key/<token>", name="openrosa_key")
@@ -41,6 +42,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(odata.bp, url_prefix="/v1")
     app.register_blueprint(registry.bp, url_prefix="/v1")
     app.register_blueprint(sessions.bp, url_prefix="/v1")
+    # The review workspace: pages for people, signed in with a session cookie (docs/review.md).
+    i18n.init_app(app)
+    web.init_app(app)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(workspace.bp)
+    app.register_blueprint(review.bp)
+    app.register_blueprint(photos.bp)
     register_error_handlers(app)
 
     @app.before_request

@@ -108,12 +108,14 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True)
 @click.option("--role", required=True, type=click.Choice(ROLES))
-def users_create(email: str, role: str) -> None:
+@click.option("--area", default="", help="County (6 digits), township (9) or village (12) code; default: all.")
+def users_create(email: str, role: str, area: str) -> None:
     """Create an account; the password is asked at a prompt, or read from standard input."""
     from sync.access.accounts import create_user
     from sync.db.engine import transaction
     from sync.db.migrate import upgrade
     from sync.errors import Problem
+    from sync.intake.projects import ensure_default_project
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -125,10 +127,11 @@ def users_create(email: str, role: str) -> None:
     upgrade(services.engine)  # a fresh data folder has no tables yet
     try:
         with transaction(services.sessions) as session:
-            user = create_user(session, email, password, role)
+            project, _app_user = ensure_default_project(session, services.settings.default_project_name)
+            user = create_user(session, email, password, role, area=area, project_id=project.id)
     except Problem as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"created {user.email} ({user.role})")
+    click.echo(f"created {user.email} ({user.role}, {area or 'whole project'})")
 
 
 @main.group()

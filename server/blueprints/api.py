@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
-from server.auth import require, require_role
+from server.auth import member_projects, require, scope_of
 from server.context import db
-from server.downloads import blob_response
 from server.openrosa import XML_TYPE
+from server.photos import original_response
 from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, SubmissionSchema
 from server.schemas.registry import ReviewSchema
 from sync.errors import BadRequest, NotFound
@@ -22,9 +24,9 @@ bp = Blueprint("api", __name__)
 
 @bp.get("/projects")
 def projects() -> Response:
-    """Central's project list; every project, as roles are not limited to projects."""
-    require_role("submission.read")
-    return jsonify(ProjectSchema(many=True).dump(list_projects(db())))
+    """Central's project list: the projects the account is a member of (with a role that may read)."""
+    visible = set(member_projects("submission.read"))
+    return jsonify(ProjectSchema(many=True).dump([p for p in list_projects(db()) if p.id in visible]))
 
 
 @bp.get("/projects/<int:project_id>")
@@ -50,26 +52,27 @@ def form(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions")
 def submissions(project_id: int, xml_form_id: str) -> Response:
-    require("submission.read", project_id, None)
+    scope = scope_of(require("submission.read", project_id, None))
     session = db()
     form = get_form(session, project_id, xml_form_id)
     limit = _int_arg("$top")
     offset = _int_arg("$skip") or 0
-    rows = list_submissions(session, form, limit=limit, offset=offset)
+    rows = list_submissions(session, form, limit=limit, offset=offset, scope=scope)
     response = jsonify(SubmissionSchema(many=True).dump(rows))
     if request.headers.get("X-Extended-Metadata") == "true" or request.args.get("$count") == "true":
-        response.headers["X-Total-Count"] = str(count_submissions(session, form))
+        response.headers["X-Total-Count"] = str(count_submissions(session, form, scope))
     return response
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>")
 def submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
-    require("submission.read", project_id, None)
+    scope = scope_of(require("submission.read", project_id, None))
     session = db()
+    form = get_form(session, project_id, xml_form_id)
     if instance_id.endswith(".xml"):
-        _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id[:-4])
+        _submission, version = get_submission(session, form, instance_id[:-4], scope)
         return Response(version.xml, content_type=XML_TYPE)
-    pair = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
+    pair = get_submission(session, form, instance_id, scope)
     return jsonify(SubmissionSchema().dump(pair))
 
 
@@ -83,7 +86,10 @@ def review(project_id: int, xml_form_id: str, instance_id: str) -> Response:
         raise BadRequest(f"Invalid review: {exc.messages}") from exc
     session = db()
     form = get_form(session, project_id, xml_form_id)
-    set_review_state(session, form, instance_id, body["reviewState"], user_id=actor.user_id)
+    notes = unquote(request.headers.get("X-Action-Notes", "")) or None
+    set_review_state(
+        session, form, instance_id, body["reviewState"], user_id=actor.user_id, scope=scope_of(actor), notes=notes
+    )
     session.commit()
     return jsonify(SubmissionSchema().dump(get_submission(session, form, instance_id)))
 
@@ -99,19 +105,20 @@ def comments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/attachments")
 def attachments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
-    require("submission.read", project_id, None)
+    scope = scope_of(require("submission.read", project_id, None))
     session = db()
-    _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
+    _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id, scope)
     return jsonify(AttachmentSchema(many=True).dump(version.attachments))
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/attachments/<name>")
 def attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
-    require("submission.read", project_id, None)
+    scope = scope_of(require("submission.read", project_id, None))
     session = db()
-    _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
+    _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id, scope)
     found = get_attachment(session, version, name)
-    return blob_response(found.blob_key, content_type=found.content_type, etag=found.md5, filename=found.name)
+    return original_response(found.blob_key or "", content_type=found.content_type, etag=found.md5,
+                             filename=found.name)
 
 
 def _int_arg(name: str) -> int | None:

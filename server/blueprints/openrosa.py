@@ -84,13 +84,13 @@ def form_xml(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/manifest")
 def manifest(project_id: int, xml_form_id: str) -> Response:
-    require("form.read", project_id, g.token)
+    actor = require("form.read", project_id, g.token)
     session = db()
     _form, version = current_form(session, project_id, xml_form_id)
     base = _base(project_id)
     files = []
     for attachment in version.attachments:
-        media = downloads.manifest_entry(session, attachment, base, xml_form_id)
+        media = downloads.manifest_entry(session, attachment, base, xml_form_id, actor.scope)
         if media is not None:
             files.append(media)
     return xml_document("openrosa/manifest.xml", files=files)
@@ -98,11 +98,11 @@ def manifest(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/attachments/<name>")
 def form_media(project_id: int, xml_form_id: str, name: str) -> Response:
-    require("form.read", project_id, g.token)
+    actor = require("form.read", project_id, g.token)
     session = db()
     _form, version = current_form(session, project_id, xml_form_id)
     attachment = form_attachment(session, version, name)
-    return downloads.form_media_response(session, attachment)
+    return downloads.form_media_response(session, attachment, actor.scope)
 
 
 @bp.route("/projects/<int:project_id>/submission", methods=["HEAD", "GET"])

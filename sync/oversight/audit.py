@@ -15,8 +15,11 @@ def record(
     details: dict | None = None,
     user_id: int | None = None,
     app_user_id: int | None = None,
+    submission_id: int | None = None,
 ) -> Audit:
+    """Add an audit row to the caller's transaction: it is kept exactly when the action is."""
     entry = Audit(
+        submission_id=submission_id,
         action=action,
         subject=subject,
         details=details or {},

@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
+from sync.access.scope import Scope
 from sync.db.models import Household, SubmissionVersion
 from sync.errors import NotFound
 from sync.registry.households import HISTORY, counted, updated_property
@@ -57,30 +58,36 @@ def properties(household: Household) -> dict[str, str]:
     return {name: "" if value is None else str(value) for name, value in values.items()}
 
 
-def registered(session: Session, project_id: int):  # noqa: ANN201 - a Select
+def registered(session: Session, project_id: int, scope: Scope | None = None):  # noqa: ANN201 - a Select
+    """Registered households of the project (of ``scope``'s area when given), by code."""
     return (
         select(Household)
         .where(Household.project_id == project_id, Household.registered_on.is_not(None))
+        .where(scope.household_condition() if scope is not None else true())
         .order_by(Household.code)
     )
 
 
-def entity_list_hash(session: Session, project_id: int) -> str:
-    """An opaque version token: changes whenever a household is added or changes."""
+def entity_list_hash(session: Session, project_id: int, scope: Scope | None = None) -> str:
+    """An opaque version token: changes whenever a household (of the caller's area) is added or changes."""
     count, latest, versions = session.execute(
         select(func.count(), func.max(Household.updated_at), func.sum(Household.entity_version)).where(
-            Household.project_id == project_id, Household.registered_on.is_not(None)
+            Household.project_id == project_id,
+            Household.registered_on.is_not(None),
+            scope.household_condition() if scope is not None else true(),
         )
     ).one()
-    return hashlib.md5(f"{project_id}:{count}:{latest}:{versions}".encode(), usedforsecurity=False).hexdigest()
+    area = scope.area if scope is not None else ""
+    token = f"{project_id}:{area}:{count}:{latest}:{versions}"
+    return hashlib.md5(token.encode(), usedforsecurity=False).hexdigest()
 
 
-def entity_list_csv(session: Session, project_id: int) -> Iterator[bytes]:
+def entity_list_csv(session: Session, project_id: int, scope: Scope | None = None) -> Iterator[bytes]:
     """The CSV Collect reads: ``name,label,__version`` then the properties, one row per household."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "label", "__version", *PROPERTIES])
-    for household in session.scalars(registered(session, project_id).execution_options(yield_per=500)):
+    for household in session.scalars(registered(session, project_id, scope).execution_options(yield_per=500)):
         values = properties(household)
         writer.writerow([household.entity_id, household.label, household.entity_version, *values.values()])
         if buffer.tell() > 64 * 1024:
@@ -104,11 +111,12 @@ class EntityVersion:
     current: bool
 
 
-def get_entity(session: Session, project_id: int, entity_id: str) -> Household:
+def get_entity(session: Session, project_id: int, entity_id: str, scope: Scope | None = None) -> Household:
     household = session.scalar(
         select(Household).where(Household.project_id == project_id, Household.entity_id == entity_id)
     )
-    if household is None or household.registered_on is None:
+    outside = household is not None and scope is not None and not scope.sees_household(household)
+    if household is None or household.registered_on is None or outside:
         raise NotFound(f"There is no household entity {entity_id} in this project.")
     return household
 
@@ -118,9 +126,11 @@ def entity_versions(session: Session, household: Household) -> list[EntityVersio
     return versions_of(session, [household])[household.id]
 
 
-def entity_listing(session: Session, project_id: int) -> Iterator[tuple[Household, list[EntityVersion]]]:
-    """Every registered household with its versions, a batch of households at a time (five queries each)."""
-    households = session.scalars(registered(session, project_id)).all()
+def entity_listing(
+    session: Session, project_id: int, scope: Scope | None = None
+) -> Iterator[tuple[Household, list[EntityVersion]]]:
+    """Every registered household (of ``scope``'s area) with its versions, a batch of households at a time."""
+    households = session.scalars(registered(session, project_id, scope)).all()
     for start in range(0, len(households), LISTING_BATCH):
         batch = households[start : start + LISTING_BATCH]
         versions = versions_of(session, batch)

@@ -1,5 +1,6 @@
 """Every table, importable from one place: ``from sync.db.models import Submission, Household``."""
 
+from sync.db.models.access import Comment, Membership, SignInFailure
 from sync.db.models.base import Base, utcnow
 from sync.db.models.core import (
     AppUser,
@@ -28,6 +29,7 @@ __all__ = [
     "AppUser",
     "Audit",
     "BaselineRecord",
+    "Comment",
     "Base",
     "Flag",
     "Form",
@@ -37,10 +39,12 @@ __all__ = [
     "HousingAppraisal",
     "IncomeCheck",
     "Job",
+    "Membership",
     "Person",
     "PhotoBand",
     "PhotoCheck",
     "Project",
+    "SignInFailure",
     "Submission",
     "SubmissionAttachment",
     "SubmissionVersion",

@@ -1,0 +1,137 @@
+"""The review queue and the page of one submission, with its review decision.
+
+Views parse the request, call ``sync.review`` and render; the queries and the decisions live there.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from server.context import db, services
+from server.i18n import select_locale
+from server.labels import FLAG_KINDS, STATES, VERDICT_GROUPS
+from server.web import page, page_scope
+from sync.access.areas import areas
+from sync.access.scope import Scope
+from sync.db.models import AppUser, Form, FormVersion
+from sync.errors import BadRequest
+from sync.intake.forms import get_form
+from sync.intake.submissions import get_submission
+from sync.review.comments import add_comment
+from sync.review.detail import submission_detail
+from sync.review.queue import QueueFilter, neighbours
+from sync.review.queue import page as queue_page
+from sync.review.reviews import REVIEW_STATES, set_review_state
+
+bp = Blueprint("review", __name__)
+
+
+def current_filter() -> QueueFilter:
+    return QueueFilter.parse(request.args.to_dict(flat=False),
+                             utc_offset_hours=services().settings.display_utc_offset_hours)
+
+
+def query_string(wanted: QueueFilter, **extra: str) -> str:
+    args = {**wanted.args(), **{k: [v] for k, v in extra.items() if v}}
+    return urlencode(args, doseq=True)
+
+
+def language() -> str:
+    return "en" if select_locale() == "en" else "zh"
+
+
+def filter_choices(scope: Scope) -> dict:
+    """What the filter pickers offer: the project's forms, the areas within scope, the phones."""
+    session = db()
+    forms = session.execute(
+        select(Form.xml_form_id, FormVersion.title)
+        .outerjoin(FormVersion, FormVersion.id == Form.current_version_id)
+        .where(Form.project_id == scope.project_id).order_by(Form.xml_form_id)
+    ).all()
+    within = [a for a in areas().values() if scope.covers(a.code) or a.code.startswith(scope.area)]
+    levels = {level: sorted((a for a in within if a.level == level), key=lambda a: a.code)
+              for level in ("county", "township", "village")}
+    app_users = session.execute(
+        select(AppUser.id, AppUser.display_name).where(AppUser.project_id == scope.project_id).order_by(AppUser.id)
+    ).all()
+    return {"forms": forms, "levels": levels, "app_users": app_users, "states": STATES,
+            "flag_kinds": FLAG_KINDS, "verdict_groups": VERDICT_GROUPS}
+
+
+@bp.get("/projects/<int:project_id>/submissions")
+@login_required
+def queue(project_id: int) -> str:
+    scope = page_scope(project_id)
+    wanted = current_filter()
+    after = _cursor("after")
+    before = _cursor("before")
+    found = queue_page(db(), scope, wanted, after=after, before=before)
+    return page("web/queue.html", found=found, wanted=wanted, choices=filter_choices(scope),
+                query=query_string(wanted), query_string=query_string, language=language())
+
+
+def _cursor(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if raw and not raw.isdigit():
+        raise BadRequest(f"{name} must be a submission number.")
+    return int(raw) if raw else None
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>")
+@login_required
+def submission(project_id: int, xml_form_id: str, instance_id: str) -> str:
+    scope = page_scope(project_id)
+    wanted = current_filter()
+    detail = submission_detail(db(), scope, xml_form_id, instance_id, language())
+    previous, following = neighbours(db(), scope, wanted, detail.submission.id)
+    return page(
+        "web/submission.html", detail=detail, wanted=wanted, query=query_string(wanted),
+        previous=_link(project_id, previous, wanted), following=_link(project_id, following, wanted),
+        language=language(), states=REVIEW_STATES, may_review=scope.may("submission.review"),
+    )
+
+
+def _link(project_id: int, submission, wanted: QueueFilter) -> str | None:  # noqa: ANN001 - a Submission
+    if submission is None:
+        return None
+    form = db().get(Form, submission.form_id)
+    url = url_for("review.submission", project_id=project_id, xml_form_id=form.xml_form_id,
+                  instance_id=submission.instance_id)
+    query = query_string(wanted)
+    return f"{url}?{query}" if query else url
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/review")
+@login_required
+def decide(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    scope = page_scope(project_id, "submission.review")
+    state = request.form.get("state", "")
+    if state not in REVIEW_STATES:
+        raise BadRequest(_("Choose approved, has issues or rejected."))
+    note = request.form.get("note", "").strip()
+    session = db()
+    form = get_form(session, project_id, xml_form_id)
+    set_review_state(session, form, instance_id, state, user_id=current_user.user_id, scope=scope, notes=note)
+    session.commit()
+    flash(_("Saved: %(state)s.", state=str(STATES[state])), "success")
+    target = url_for("review.submission", project_id=project_id, xml_form_id=xml_form_id, instance_id=instance_id)
+    query = request.form.get("query", "")
+    return redirect(f"{target}?{query}" if query else target)
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/comments")
+@login_required
+def comment(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    scope = page_scope(project_id, "submission.review")
+    session = db()
+    submission_row, _version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id, scope)
+    add_comment(session, submission_row, request.form.get("body", ""), user_id=current_user.user_id)
+    session.commit()
+    target = url_for("review.submission", project_id=project_id, xml_form_id=xml_form_id, instance_id=instance_id)
+    query = request.form.get("query", "")
+    return redirect(f"{target}?{query}" if query else target)

@@ -32,7 +32,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
     from server import i18n, web
-    from server.blueprints import api, exports, odata, openrosa, photos, registry, review, sessions, signin, workspace
+    from server.blueprints import (
+        api,
+        exports,
+        gallery,
+        households,
+        odata,
+        openrosa,
+        photos,
+        registry,
+        review,
+        sessions,
+        signin,
+        workspace,
+    )
 
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
     app.register_blueprint(openrosa.bp, url_prefix="/v1/key/<token>", name="openrosa_key")
@@ -49,6 +62,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(workspace.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(photos.bp)
+    app.register_blueprint(gallery.bp)
+    app.register_blueprint(households.bp)
     register_error_handlers(app)
 
     @app.before_request

@@ -206,6 +206,30 @@ def forms_state(form_id: str, state: str, project_id: int | None) -> None:
     click.echo(f"{form_id} is now {state}")
 
 
+@forms.command("approval")
+@click.argument("form_id")
+@click.argument("setting", type=click.Choice(["required", "not-required"]))
+@click.option("--project", "project_id", type=int, default=None)
+def forms_approval(form_id: str, setting: str, project_id: int | None) -> None:
+    """Whether the registry waits for a supervisor's approval of this form's submissions (Central's
+    approvalRequired); the form's submissions are normalized again under the new rule."""
+    from server.startup import prepare_database
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+    from sync.intake.forms import get_form
+    from sync.review.gate import set_approval_required
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with transaction(services.sessions) as session:
+            queued = set_approval_required(session, get_form(session, project.id, form_id), setting == "required",
+                                           user_id=None)
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{form_id}: approval {setting}; {queued} submission(s) queued to be normalized again")
+
+
 @main.command()
 def worker() -> None:
     """Run queued background work (normalization, photo checks) until stopped; serve runs one too."""

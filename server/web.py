@@ -26,6 +26,7 @@ from sync.access.pii import mask
 from sync.access.scope import Scope
 from sync.db.models import Membership, Project, User
 from sync.errors import Forbidden, NotFound
+from sync.oversight.audit import record
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -194,3 +195,17 @@ def current_user_memberships() -> list[tuple[Project, Membership]]:
         .order_by(Project.id)
     )
     return [(project, membership) for project, membership in rows]
+
+
+def record_pii_view(scope: Scope, *, subject: str, submission_id: int | None = None) -> bool:
+    """Show personal data in full on this page when asked (``?reveal=1``) and the role allows it; every
+    such view is audited. Without the right, asking is refused rather than silently ignored."""
+    if request.args.get("reveal") != "1":
+        return False
+    if not scope.may("pii.read"):
+        raise Forbidden("Your role may not see ID and phone numbers in full.")
+    record(db(), "pii.view", subject=subject, user_id=current_user.user_id, submission_id=submission_id,
+           details={"path": request.path})
+    db().commit()
+    g.reveal_pii = True
+    return True

@@ -5,7 +5,7 @@ Views parse the request, call ``sync.review`` and render; the queries and the de
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -15,13 +15,14 @@ from sqlalchemy import select
 from server.context import db, services
 from server.i18n import select_locale
 from server.labels import FLAG_KINDS, STATES, VERDICT_GROUPS
-from server.web import page, page_scope
+from server.web import page, page_scope, record_pii_view
 from sync.access.areas import areas
 from sync.access.scope import Scope
 from sync.db.models import AppUser, Form, FormVersion
 from sync.errors import BadRequest
 from sync.intake.forms import get_form
 from sync.intake.submissions import get_submission
+from sync.review.bulk import bulk_decide, chosen_ids
 from sync.review.comments import add_comment
 from sync.review.detail import submission_detail
 from sync.review.queue import QueueFilter, neighbours
@@ -72,7 +73,8 @@ def queue(project_id: int) -> str:
     before = _cursor("before")
     found = queue_page(db(), scope, wanted, after=after, before=before)
     return page("web/queue.html", found=found, wanted=wanted, choices=filter_choices(scope),
-                query=query_string(wanted), query_string=query_string, language=language())
+                query=query_string(wanted), query_string=query_string, language=language(),
+                may_review=scope.may("submission.review"))
 
 
 def _cursor(name: str) -> int | None:
@@ -88,11 +90,13 @@ def submission(project_id: int, xml_form_id: str, instance_id: str) -> str:
     scope = page_scope(project_id)
     wanted = current_filter()
     detail = submission_detail(db(), scope, xml_form_id, instance_id, language())
+    record_pii_view(scope, subject=instance_id, submission_id=detail.submission.id)
     previous, following = neighbours(db(), scope, wanted, detail.submission.id)
     return page(
         "web/submission.html", detail=detail, wanted=wanted, query=query_string(wanted),
         previous=_link(project_id, previous, wanted), following=_link(project_id, following, wanted),
         language=language(), states=REVIEW_STATES, may_review=scope.may("submission.review"),
+        may_reveal=scope.may("pii.read"),
     )
 
 
@@ -133,5 +137,31 @@ def comment(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     add_comment(session, submission_row, request.form.get("body", ""), user_id=current_user.user_id)
     session.commit()
     target = url_for("review.submission", project_id=project_id, xml_form_id=xml_form_id, instance_id=instance_id)
+    query = request.form.get("query", "")
+    return redirect(f"{target}?{query}" if query else target)
+
+
+@bp.post("/projects/<int:project_id>/submissions/review")
+@login_required
+def bulk(project_id: int) -> Response:
+    """One decision for the selected rows, or for everything matching the filter (``all=1``)."""
+    scope = page_scope(project_id, "submission.review")
+    state = request.form.get("state", "")
+    if state not in REVIEW_STATES:
+        raise BadRequest(_("Choose approved, has issues or rejected."))
+    wanted = QueueFilter.parse(parse_qs(request.form.get("query", "")),
+                               utc_offset_hours=services().settings.display_utc_offset_hours)
+    everything = request.form.get("all") == "1"
+    raw_ids = request.form.getlist("ids")
+    if not everything and not raw_ids:
+        raise BadRequest(_("Select at least one submission, or everything matching the filter."))
+    if any(not raw.isdigit() for raw in raw_ids):
+        raise BadRequest(_("The selection is not valid; reload the page."))
+    chosen = chosen_ids(db(), scope, ids=[int(raw) for raw in raw_ids], wanted=wanted if everything else None)
+    db().rollback()  # the batches run in their own transactions
+    changed = bulk_decide(services().sessions, chosen, state, user_id=current_user.user_id,
+                          notes=request.form.get("note", "").strip() or None)
+    flash(_("%(count)s submissions saved: %(state)s.", count=changed, state=str(STATES[state])), "success")
+    target = url_for("review.queue", project_id=project_id)
     query = request.form.get("query", "")
     return redirect(f"{target}?{query}" if query else target)

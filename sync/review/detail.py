@@ -70,7 +70,7 @@ class SubmissionDetail:
     timeline: list[TimelineEntry]
     comments: list[tuple[Comment, str]]
     decisions: list[Audit] = field(default_factory=list)
-    other_flag_submissions: dict[int, tuple[str, str]] = field(default_factory=dict)
+    other_flag_submissions: dict[int, tuple] = field(default_factory=dict)  # id -> (form, instance, received)
 
 
 def external_label(list_name: str, value: str, language: str) -> str | None:
@@ -137,16 +137,16 @@ def submission_detail(
     )
 
 
-def _locate(session: Session, scope: Scope, ids: set[int]) -> dict[int, tuple[str, str]]:
-    """submission id -> (xml form id, instance id) for the other submissions flags name, within scope."""
+def _locate(session: Session, scope: Scope, ids: set[int]) -> dict[int, tuple]:
+    """submission id -> (xml form id, instance id, received) for the other submissions flags name, in scope."""
     if not ids:
         return {}
     rows = session.execute(
-        select(Submission.id, Form.xml_form_id, Submission.instance_id)
+        select(Submission.id, Form.xml_form_id, Submission.instance_id, Submission.created_at)
         .join(Form, Form.id == Submission.form_id)
         .where(Submission.id.in_(ids), scope.submission_condition())
     )
-    return {row[0]: (row[1], row[2]) for row in rows}
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
 
 def timeline(session: Session, household: Household, current_id: int) -> list[TimelineEntry]:

@@ -20,3 +20,10 @@ def small_county(collect, survey_forms, services, accounts) -> Workspace:  # noq
     """Four households in each of two villages of township A and in one village of township B."""
     return build(collect, survey_forms, services, per_village={"150121100203": 4, "150121100210": 4,
                                                                 "150121102205": 4})
+
+
+@pytest.fixture
+def county_of_30(collect, survey_forms, services, accounts) -> Workspace:  # noqa: ANN001, F811
+    """Thirty appraisals in township A (15 in each of two villages) and four in township B."""
+    return build(collect, survey_forms, services, per_village={"150121100203": 15, "150121100210": 15,
+                                                                "150121102205": 4})

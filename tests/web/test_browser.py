@@ -80,3 +80,28 @@ def test_filter_open_approve_and_stay_in_the_township(tab, small_county, project
         sha = found.versions[-1].attachments[0].sha256
     assert tab.goto(f"{tab.base}/projects/{project.id}/photos/{sha}/1024").status == 404
     assert VILLAGE_A in with_photo
+
+
+def test_bulk_approve_a_filtered_set_of_thirty(tab, county_of_30, project, services) -> None:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from sync.db.models import Submission
+    from tests.web.workspace import TOWNSHIP_A
+
+    with services.sessions() as session:
+        before = dict(session.execute(select(Submission.instance_id, Submission.review_state)).all())
+    sign_in(tab, "supervisor", "county")
+    tab.select_option("select[name=form]", "house_appraisal")
+    tab.select_option("select[name=township]", TOWNSHIP_A)
+    tab.click("button:has-text('筛选')")
+    assert "共 30 条" in tab.locator("h1").inner_text()
+    tab.check("#bulk input[name=all]")
+    tab.fill("#bulk input[name=note]", "抽查无误")
+    tab.click("#bulk button.approve")
+    assert "已保存 30 条记录" in tab.locator(".notice.success").inner_text()
+    with services.sessions() as session:
+        after = dict(session.execute(select(Submission.instance_id, Submission.review_state)).all())
+    changed = {i for i in after if after[i] != before[i]}
+    assert changed == set(county_of_30.instances(TOWNSHIP_A)) and len(changed) == 30
+    assert {after[i] for i in changed} == {"approved"}
+    assert tab.locator("tr[data-instance] .state-approved").count() == 30  # the queue kept its filter

@@ -193,6 +193,8 @@ class SubmissionAttachment(Base):
     blob_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     present: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The question a photo answers (ph_front, ph_roof_in, ...), set by the photo checks: the gallery's filter.
+    field: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     version: Mapped[SubmissionVersion] = relationship(back_populates="attachments")
 

@@ -69,6 +69,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audits_submission_id'), ['submission_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_audits_submission_id_submissions'), 'submissions', ['submission_id'], ['id'])
 
+    with op.batch_alter_table('submission_attachments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('field', sa.String(length=100), nullable=True))
+
     with op.batch_alter_table('forms', schema=None) as batch_op:
         batch_op.add_column(sa.Column('approval_required', sa.Boolean(), nullable=False, server_default=sa.false()))
 
@@ -103,6 +106,8 @@ def downgrade() -> None:
             batch_op.drop_column(column)
     with op.batch_alter_table('forms', schema=None) as batch_op:
         batch_op.drop_column('approval_required')
+    with op.batch_alter_table('submission_attachments', schema=None) as batch_op:
+        batch_op.drop_column('field')
     with op.batch_alter_table('audits', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_audits_submission_id_submissions'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_audits_submission_id'))

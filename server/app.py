@@ -33,7 +33,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from server import i18n, web
     from server.blueprints import (
+        admin,
         api,
+        audits,
         exports,
         gallery,
         households,
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(photos.bp)
     app.register_blueprint(gallery.bp)
     app.register_blueprint(households.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(audits.bp)
     register_error_handlers(app)
 
     @app.before_request

@@ -22,7 +22,7 @@ from server.labels import FLAG_STATES, HISTORY_KINDS, explain_flag, flag_kind_na
 from sync.access.accounts import password_fingerprint
 from sync.access.areas import area_name
 from sync.access.memberships import scope_for
-from sync.access.pii import mask
+from sync.access.pii import mask, mask_text
 from sync.access.scope import Scope
 from sync.db.models import Membership, Project, User
 from sync.errors import Forbidden, NotFound
@@ -91,7 +91,7 @@ def init_app(app: Flask) -> None:
             "flag_kind_name": flag_kind_name,
             "flag_state_name": lambda state: str(FLAG_STATES.get(state, state)),
             "history_name": lambda kind: str(HISTORY_KINDS.get(kind, kind)),
-            "explain_flag": explain_flag,
+            "explain_flag": lambda flag: explain_flag(flag) if reveal else mask_text(explain_flag(flag)),
             "view_names": current_app.view_functions,
             "locale": locale,
             "locales": LOCALES,

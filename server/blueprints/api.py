@@ -10,13 +10,32 @@ from marshmallow import ValidationError
 from server.auth import member_projects, require, scope_of
 from server.context import db
 from server.openrosa import XML_TYPE
+from server.personal import personal_json, personal_xml
 from server.photos import original_response
-from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, SubmissionSchema
+from server.schemas.api import (
+    AttachmentSchema,
+    FormSchema,
+    ProjectSchema,
+    SubmissionSchema,
+    SubmissionVersionSchema,
+)
 from server.schemas.registry import ReviewSchema
+from server.schemas.review import AuditSchema, CommentInputSchema, CommentSchema, diffs_json
 from sync.errors import BadRequest, NotFound
 from sync.intake.forms import get_form, project_forms
+from sync.intake.instance_xml import repeat_names
 from sync.intake.projects import get_project, list_projects
-from sync.intake.submissions import count_submissions, get_attachment, get_submission, list_submissions
+from sync.intake.submissions import (
+    count_submissions,
+    get_attachment,
+    get_submission,
+    list_submissions,
+    submission_versions,
+)
+from sync.oversight.audit import audits_of_submission
+from sync.review.comments import add_comment
+from sync.review.detail import comments as submission_comments
+from sync.review.diffs import version_diffs
 from sync.review.reviews import set_review_state
 
 bp = Blueprint("api", __name__)
@@ -66,12 +85,14 @@ def submissions(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>")
 def submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
-    scope = scope_of(require("submission.read", project_id, None))
+    actor = require("submission.read", project_id, None)
+    scope = scope_of(actor)
     session = db()
     form = get_form(session, project_id, xml_form_id)
     if instance_id.endswith(".xml"):
-        _submission, version = get_submission(session, form, instance_id[:-4], scope)
-        return Response(version.xml, content_type=XML_TYPE)
+        found, version = get_submission(session, form, instance_id[:-4], scope)
+        xml = personal_xml(version.xml, scope, actor.user_id, subject=found.instance_id, submission_id=found.id)
+        return Response(xml, content_type=XML_TYPE)
     pair = get_submission(session, form, instance_id, scope)
     return jsonify(SubmissionSchema().dump(pair))
 
@@ -128,3 +149,83 @@ def _int_arg(name: str) -> int | None:
     if not raw.isdigit():
         raise BadRequest(f"{name} must be a non-negative whole number.")
     return int(raw)
+
+
+def _scoped(project_id: int, xml_form_id: str, instance_id: str, permission: str = "submission.read"):  # noqa: ANN202
+    """(actor, scope, submission, current version) of a submission in the caller's area."""
+    actor = require(permission, project_id, None)
+    scope = scope_of(actor)
+    submission_row, version = get_submission(db(), get_form(db(), project_id, xml_form_id), instance_id, scope)
+    return actor, scope, submission_row, version
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/comments")
+def comments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    _actor, _scope, found, _version = _scoped(project_id, xml_form_id, instance_id)
+    return jsonify(CommentSchema(many=True).dump([c for c, _email in submission_comments(db(), found.id)]))
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/comments")
+def add_comment_view(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor, _scope, found, _version = _scoped(project_id, xml_form_id, instance_id, "submission.review")
+    try:
+        body = CommentInputSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        raise BadRequest(f"A comment needs a body: {exc.messages}") from exc
+    comment = add_comment(db(), found, body["body"], user_id=actor.user_id)
+    db().commit()
+    return jsonify(CommentSchema().dump(comment))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/versions")
+def versions(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    _actor, _scope, found, _version = _scoped(project_id, xml_form_id, instance_id)
+    return jsonify(SubmissionVersionSchema(many=True).dump(submission_versions(db(), found)))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/versions/<version_id>")
+def version(project_id: int, xml_form_id: str, instance_id: str, version_id: str) -> Response:
+    actor, scope, found, _version = _scoped(project_id, xml_form_id, instance_id)
+    as_xml = version_id.endswith(".xml")
+    chosen = _version_of(found, version_id[:-4] if as_xml else version_id)
+    if as_xml:
+        xml = personal_xml(chosen.xml, scope, actor.user_id, subject=chosen.instance_id, submission_id=found.id)
+        return Response(xml, content_type=XML_TYPE)
+    return jsonify(SubmissionVersionSchema().dump(chosen))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/versions/<version_id>/attachments")
+def version_attachments(project_id: int, xml_form_id: str, instance_id: str, version_id: str) -> Response:
+    _actor, _scope, found, _version = _scoped(project_id, xml_form_id, instance_id)
+    return jsonify(AttachmentSchema(many=True).dump(_version_of(found, version_id).attachments))
+
+
+@bp.get(
+    "/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/versions/<version_id>/attachments/<name>"
+)
+def version_attachment(project_id: int, xml_form_id: str, instance_id: str, version_id: str, name: str) -> Response:
+    _actor, _scope, found, _version = _scoped(project_id, xml_form_id, instance_id)
+    attached = get_attachment(db(), _version_of(found, version_id), name)
+    return original_response(attached.blob_key or "", content_type=attached.content_type, etag=attached.md5,
+                             filename=attached.name)
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/diffs")
+def diffs(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor, scope, found, version_row = _scoped(project_id, xml_form_id, instance_id)
+    changes = version_diffs(submission_versions(db(), found), repeat_names(version_row.form_version.xml))
+    body = diffs_json(changes)
+    return jsonify(personal_json(body, scope, actor.user_id, subject=found.instance_id, submission_id=found.id))
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/audits")
+def submission_audits(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    _actor, _scope, found, _version = _scoped(project_id, xml_form_id, instance_id)
+    return jsonify(AuditSchema(many=True).dump(audits_of_submission(db(), found.id)))
+
+
+def _version_of(found, instance_id: str):  # noqa: ANN001, ANN202 - a Submission -> SubmissionVersion
+    for candidate in submission_versions(db(), found):
+        if candidate.instance_id == instance_id:
+            return candidate
+    raise NotFound(f"The submission has no version '{instance_id}'.")

@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 
 from server.auth import require, scope_of
 from server.context import db
+from server.personal import personal_json
 from server.schemas.api import iso_time
 from server.schemas.registry import (
     ClearanceSchema,
@@ -54,7 +55,8 @@ def households(project_id: int) -> Response:
 
 @bp.get("/projects/<int:project_id>/registry/households/<code>")
 def household(project_id: int, code: str) -> Response:
-    scope = scope_of(require("registry.read", project_id, None))
+    actor = require("registry.read", project_id, None)
+    scope = scope_of(actor)
     detail = household_detail(db(), get_household(db(), project_id, code, scope), scope)
     body = HouseholdSchema().dump(detail.household)
     body["members"] = PersonSchema(many=True).dump(detail.members)
@@ -63,12 +65,13 @@ def household(project_id: int, code: str) -> Response:
         for row, source in zip(detail.history, detail.sources, strict=True)
     ]
     body["flags"] = FlagSchema(many=True).dump(detail.flags)
-    return jsonify(body)
+    return jsonify(personal_json(body, scope, actor.user_id, subject=f"household {code}"))
 
 
 @bp.get("/projects/<int:project_id>/flags")
 def flags(project_id: int) -> Response:
-    scope = scope_of(require("registry.read", project_id, None))
+    actor = require("registry.read", project_id, None)
+    scope = scope_of(actor)
     found = list_flags(
         db(),
         project_id,
@@ -77,7 +80,7 @@ def flags(project_id: int) -> Response:
         household=request.args.get("household"),
         state=request.args.get("state"),
     )
-    return jsonify(FlagSchema(many=True).dump(found))
+    return jsonify(personal_json(FlagSchema(many=True).dump(found), scope, actor.user_id, subject="flags"))
 
 
 @bp.patch("/projects/<int:project_id>/flags/<int:flag_id>")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from sync.access.areas import check_area
 from sync.access.memberships import check_role, first_project_id, grant
-from sync.db.models import AppUser, Project, User, utcnow
+from sync.db.models import AppUser, Membership, Project, User, utcnow
 from sync.errors import BadRequest
 from sync.oversight.audit import record
 
@@ -181,3 +181,30 @@ def _session_serializer(secret_key: str) -> URLSafeTimedSerializer:
 def password_fingerprint(user: User) -> str:
     """Changes whenever the password does: sessions carry it, so a new password ends them."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def set_password(session: Session, user: User, password: str, *, actor_user_id: int | None) -> None:
+    """A new password (an administrator's reset): every session of the account ends with the old hash."""
+    check_password(password)
+    user.password_hash = hash_password(password)
+    record(session, "user.password", subject=user.email, user_id=actor_user_id)
+
+
+def set_disabled(session: Session, user: User, disabled: bool, *, actor_user_id: int | None) -> None:
+    """Disable (or enable again) an account: a disabled account cannot sign in and its sessions end."""
+    if disabled and user.id == actor_user_id:
+        raise BadRequest("You cannot disable your own account.")
+    user.disabled_at = utcnow() if disabled else None
+    record(session, "user.disable" if disabled else "user.enable", subject=user.email, user_id=actor_user_id)
+
+
+def project_members(session: Session, project_id: int) -> list[tuple[User, Membership]]:
+    rows = session.execute(
+        select(User, Membership).join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id).order_by(User.email)
+    )
+    return [(user, membership) for user, membership in rows]
+
+
+def project_app_users(session: Session, project_id: int) -> list[AppUser]:
+    return list(session.scalars(select(AppUser).where(AppUser.project_id == project_id).order_by(AppUser.id)))

@@ -63,3 +63,13 @@ def adopt_accounts(session: Session, project: Project) -> None:
     for user in session.scalars(select(User).where(User.disabled_at.is_(None))):
         if membership_of(session, user.id, project.id) is None:
             session.add(Membership(user_id=user.id, project_id=project.id, role=user.role, area=""))
+
+
+def scopes_of(session: Session, user_id: int) -> list[Scope]:
+    """Every scope of an account, one per project it is a member of."""
+    return [
+        Scope(project_id=m.project_id, role=m.role, area=m.area)
+        for m in session.scalars(
+            select(Membership).where(Membership.user_id == user_id).order_by(Membership.project_id)
+        )
+    ]

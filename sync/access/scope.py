@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, select, true
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
 from sync.access.areas import contains
 from sync.access.roles import allowed
-from sync.db.models import Flag, Household, Submission, SubmissionAttachment, SubmissionVersion
+from sync.db.models import Audit, Flag, Household, Submission, SubmissionAttachment, SubmissionVersion
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ class Scope:
                    self.submission_condition())
         )
 
+    def audit_condition(self, user_id: int | None) -> ColumnElement[bool]:
+        """Audit rows an account of this scope may read: all of them over the whole project; within an area,
+        those about its submissions and its own actions."""
+        if not self.area:
+            return true()
+        mine = Audit.actor_user_id == user_id if user_id is not None else false()
+        return or_(Audit.submission_id.in_(select(Submission.id).where(self.submission_condition())), mine)
+
     def sees_submission(self, submission: Submission) -> bool:
         if not self.area:
             return True
@@ -64,6 +72,3 @@ class Scope:
 
     def sees_household(self, household: Household) -> bool:
         return self.covers(household.village)
-
-
-WHOLE = ""

@@ -53,6 +53,7 @@ class Rule:
     lists: Callable[[Target], str] | None = None  # a list: holds this text exactly when the area covers A
     body: dict | None = None
     signed_in: bool = False  # public pages that need only a signed-in account
+    missing: bool = False  # names nothing that exists: allowed callers get 404, refused ones 403
 
 
 V1 = "/v1/projects/{p}"
@@ -105,6 +106,17 @@ RULES: dict[str, Rule] = {
     "api.review": Rule("PATCH", _p("{s}"), "submission.review", in_area=True, body={"reviewState": "hasIssues"}),
     "api.attachments": Rule("GET", _p("{s}/attachments"), "submission.read", in_area=True),
     "api.attachment": Rule("GET", _p("{s}/attachments/{a}"), "submission.read", in_area=True),
+    "api.comments": Rule("GET", _p("{s}/comments"), "submission.read", in_area=True),
+    "api.add_comment_view": Rule("POST", _p("{s}/comments"), "submission.review", in_area=True,
+                                 body={"body": "见照片"}),
+    "api.versions": Rule("GET", _p("{s}/versions"), "submission.read", in_area=True),
+    "api.version": Rule("GET", _p("{s}/versions/{i}"), "submission.read", in_area=True),
+    "api.version_attachments": Rule("GET", _p("{s}/versions/{i}/attachments"), "submission.read", in_area=True),
+    "api.version_attachment": Rule("GET", _p("{s}/versions/{i}/attachments/{a}"), "submission.read",
+                                   in_area=True),
+    "api.diffs": Rule("GET", _p("{s}/diffs"), "submission.read", in_area=True),
+    "api.submission_audits": Rule("GET", _p("{s}/audits"), "submission.read", in_area=True),
+    "audits.api_audits": Rule("GET", _p("/v1/audits"), "audit.read"),
     "registry.clearance_view": Rule("GET", _p(V1 + "/registry/clearance?area=" + VILLAGE_A), "registry.read",
                                     in_area=True),
     "registry.households": Rule("GET", _p(V1 + "/registry/households"), "registry.read",
@@ -139,6 +151,20 @@ RULES: dict[str, Rule] = {
                                  in_area=True),
     "households.flag": Rule("POST", _p("/projects/{p}/flags/{f}"), "submission.review", client="page",
                             in_area=True, body={"state": "open"}),
+    "audits.index": Rule("GET", _p("/projects/{p}/audits"), "audit.read", client="page"),
+    "admin.accounts": Rule("GET", _p("/projects/{p}/accounts"), "admin", client="page"),
+    "admin.create_account": Rule("POST", _p("/projects/{p}/accounts"), "admin", client="page",
+                                 body={"email": "new@county.example", "password": "0123456789", "role": "viewer"}),
+    "admin.change_account": Rule("POST", _p("/projects/{p}/accounts/1"), "admin", client="page",
+                                 body={"action": "membership", "role": "admin", "area": ""}),
+    "admin.app_users": Rule("GET", _p("/projects/{p}/app-users"), "admin", client="page"),
+    "admin.create_phone": Rule("POST", _p("/projects/{p}/app-users"), "admin", client="page",
+                               body={"name": "调查员"}),
+    "admin.revoke_phone": Rule("POST", _p("/projects/{p}/app-users/999/revoke"), "admin", client="page",
+                               missing=True),
+    "admin.forms": Rule("GET", _p("/projects/{p}/forms"), "admin", client="page"),
+    "admin.change_form": Rule("POST", _p("/projects/{p}/forms/house_appraisal"), "admin", client="page",
+                              body={"state": "open"}),
     "photos.original": Rule("GET", _p("/projects/{p}/photos/{sha}"), "submission.read", client="page",
                             in_area=True),
     "photos.thumbnail": Rule("GET", _p("/projects/{p}/photos/{sha}/256"), "submission.read", client="page",
@@ -196,6 +222,8 @@ def _call(client, rule: Rule, target: Target, headers: dict | None = None):  # n
 def _expected(rule: Rule, role: str, area: str) -> str:
     if rule.permission is not None and not allowed(role, rule.permission):
         return "refused"
+    if rule.missing:
+        return "not found"
     if rule.in_area and area not in ("", VILLAGE_A[: len(area)]):
         return "not found"
     return "answered"

@@ -53,6 +53,7 @@ FLAG_KINDS = {
     "processing_failed": _l("Processing failed"),
 }
 FLAG_STATES = {"open": _l("Open"), "resolved": _l("Resolved"), "dismissed": _l("Dismissed")}
+MEMBER_STATES = {"active": _l("member"), "left": _l("left"), "deceased": _l("deceased")}
 HISTORY_KINDS = {
     "baseline_records": _l("Baseline"),
     "housing_appraisals": _l("Housing appraisal"),

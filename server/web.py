@@ -18,7 +18,15 @@ from sqlalchemy import select
 
 from server.context import db
 from server.i18n import LOCALES, select_locale
-from server.labels import FLAG_STATES, HISTORY_KINDS, explain_flag, flag_kind_name, state_name, verdict_name
+from server.labels import (
+    FLAG_STATES,
+    HISTORY_KINDS,
+    MEMBER_STATES,
+    explain_flag,
+    flag_kind_name,
+    state_name,
+    verdict_name,
+)
 from sync.access.accounts import password_fingerprint
 from sync.access.areas import area_name
 from sync.access.memberships import scope_for
@@ -93,6 +101,7 @@ def init_app(app: Flask) -> None:
             "history_name": lambda kind: str(HISTORY_KINDS.get(kind, kind)),
             "explain_flag": lambda flag: explain_flag(flag) if reveal else mask_text(explain_flag(flag)),
             "view_names": current_app.view_functions,
+            "member_status_name": lambda status: str(MEMBER_STATES.get(status, status)),
             "locale": locale,
             "locales": LOCALES,
             "area_name": lambda code: area_name(code, locale),

@@ -42,9 +42,10 @@ class Scope:
         return Household.village.like(f"{self.area}%")
 
     def flag_condition(self) -> ColumnElement[bool]:
+        """A flag is in scope when its submission is (correlated, so a lookup per flag, not a scan)."""
         if not self.area:
             return true()
-        return Flag.submission_id.in_(select(Submission.id).where(self.submission_condition()))
+        return exists(select(Submission.id).where(Submission.id == Flag.submission_id, self.submission_condition()))
 
     def blob_condition(self, sha256: str) -> ColumnElement[bool]:
         """A blob (a photo or its thumbnails) is visible when a submission in scope holds it."""

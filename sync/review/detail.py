@@ -73,11 +73,21 @@ class SubmissionDetail:
     other_flag_submissions: dict[int, tuple] = field(default_factory=dict)  # id -> (form, instance, received)
 
 
-def external_label(list_name: str, value: str, language: str) -> str | None:
-    if list_name == "admin":
-        name = area_name(value, language)
-        return name if name != value else None
-    return None
+def external_labels(session: Session, project_id: int):  # noqa: ANN201 - an ExternalLabel
+    """Labels of choices from lists outside the form: the administrative table, the households list."""
+
+    def label(list_name: str, value: str, language: str) -> str | None:
+        if list_name == "admin":
+            name = area_name(value, language)
+            return name if name != value else None
+        if list_name == "households":
+            household = session.scalar(
+                select(Household).where(Household.project_id == project_id, Household.entity_id == value)
+            )
+            return f"{household.code} {household.head_name or ''}".strip() if household else None
+        return None
+
+    return label
 
 
 def submission_detail(
@@ -87,7 +97,7 @@ def submission_detail(
     submission, version = get_submission(session, form, instance_id, scope)
     form_version = session.get(FormVersion, version.form_version_id)
     shape = outline(form_version.xml)
-    items = lay_out(shape, version.xml, language, external_label)
+    items = lay_out(shape, version.xml, language, external_labels(session, scope.project_id))
     household = None
     if submission.household_code:
         household = session.scalar(

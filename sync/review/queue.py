@@ -128,7 +128,11 @@ def conditions(scope: Scope, wanted: QueueFilter) -> list[ColumnElement[bool]]:
     forms = select(Form.id).where(Form.project_id == scope.project_id)
     if wanted.form:
         forms = forms.where(Form.xml_form_id == wanted.form)
-    found: list[ColumnElement[bool]] = [Submission.form_id.in_(forms), scope.submission_condition()]
+    found: list[ColumnElement[bool]] = [Submission.form_id.in_(forms)]
+    if not wanted.area:
+        # A narrower area filter (checked above to lie within the scope) implies the scope's condition; leaving
+        # it out lets the database use that area's index alone.
+        found.append(scope.submission_condition())
     if wanted.area:
         column = {6: Submission.county, 9: Submission.township, 12: Submission.village}[len(wanted.area)]
         found.append(column == wanted.area)

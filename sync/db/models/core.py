@@ -126,6 +126,12 @@ class Submission(Base):
         Index("ix_submissions_township_queue", "township", "created_at", "id"),
         Index("ix_submissions_village_queue", "village", "created_at", "id"),
         Index("ix_submissions_county_queue", "county", "created_at", "id"),
+        # The queue's counts (by review state, within an area, a form, a verdict) read only these indexes.
+        Index("ix_submissions_form_counts", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_county_counts", "county", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_township_counts", "township", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_village_counts", "village", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_enumerator_counts", "submitter_app_user_id", "form_id", "verdict", "review_state"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)

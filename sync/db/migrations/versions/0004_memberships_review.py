@@ -87,6 +87,14 @@ def upgrade() -> None:
         batch_op.create_index('ix_submissions_county_queue', ['county', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_submissions_township_queue', ['township', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_submissions_village_queue', ['village', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_submissions_form_counts', ['form_id', 'verdict', 'review_state'], unique=False)
+        batch_op.create_index('ix_submissions_county_counts', ['county', 'form_id', 'verdict', 'review_state'], unique=False)
+        batch_op.create_index('ix_submissions_township_counts', ['township', 'form_id', 'verdict', 'review_state'], unique=False)
+        batch_op.create_index('ix_submissions_village_counts', ['village', 'form_id', 'verdict', 'review_state'], unique=False)
+        batch_op.create_index('ix_submissions_enumerator_counts', ['submitter_app_user_id', 'form_id', 'verdict', 'review_state'], unique=False)
+
+    with op.batch_alter_table('flags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_flags_other_submission_id'), ['other_submission_id'], unique=False)
 
     # Every existing account: its old role, in every project, over the whole project.
     op.execute(
@@ -96,7 +104,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('flags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_flags_other_submission_id'))
     with op.batch_alter_table('submissions', schema=None) as batch_op:
+        for name in ('form', 'county', 'township', 'village', 'enumerator'):
+            batch_op.drop_index(f'ix_submissions_{name}_counts')
         batch_op.drop_index('ix_submissions_village_queue')
         batch_op.drop_index('ix_submissions_township_queue')
         batch_op.drop_index('ix_submissions_county_queue')

@@ -115,15 +115,6 @@ def review(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     return jsonify(SubmissionSchema().dump(get_submission(session, form, instance_id)))
 
 
-@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/comments")
-def comments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
-    """Central's comment list. Qingling keeps no comments (a review decision is a state), so it is empty."""
-    require("submission.read", project_id, None)
-    session = db()
-    get_submission(session, get_form(session, project_id, xml_form_id), instance_id)
-    return jsonify([])
-
-
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/attachments")
 def attachments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     scope = scope_of(require("submission.read", project_id, None))

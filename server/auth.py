@@ -82,7 +82,12 @@ def member_projects(permission: str) -> list[int]:
     actor = authenticate(None)
     if actor.kind != "user":
         raise Forbidden("Only named accounts may list projects.")
-    return [scope.project_id for scope in scopes_of(db(), actor.id) if allowed(scope.role, permission)]
+    scopes = scopes_of(db(), actor.id)
+    found = [scope.project_id for scope in scopes if allowed(scope.role, permission)]
+    if not found:
+        roles = ", ".join(sorted({scope.role for scope in scopes})) or "none"
+        raise Forbidden(f"Your role ({roles}) may not do this.")
+    return found
 
 
 def _from_token(token: str) -> Actor:

@@ -98,7 +98,7 @@ RULES: dict[str, Rule] = {
     "openrosa.submission_probe": Rule("HEAD", _p(V1 + "/submission"), "submission.create"),
     "openrosa.submission": Rule("POST", _p(V1 + "/submission"), "submission.create"),
     # -- the Central API ------------------------------------------------------------------------------
-    "api.projects": Rule("GET", _p("/v1/projects"), None, signed_in=True),
+    "api.projects": Rule("GET", _p("/v1/projects"), "submission.read"),
     "api.project": Rule("GET", _p(V1), "submission.read"),
     "api.form": Rule("GET", _p(V1 + "/forms/house_appraisal"), "submission.read"),
     "exports.csv_zip": Rule("GET", _p(V1 + "/forms/house_appraisal/submissions.csv.zip"), "submission.read"),

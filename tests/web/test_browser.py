@@ -78,7 +78,9 @@ def test_filter_open_approve_and_stay_in_the_township(tab, small_county, project
     with services.sessions() as session:
         found = session.scalar(select(Submission).where(Submission.instance_id == other))
         sha = found.versions[-1].attachments[0].sha256
+        other_household = found.household_code
     assert tab.goto(f"{tab.base}/projects/{project.id}/photos/{sha}/1024").status == 404
+    assert tab.goto(f"{tab.base}/projects/{project.id}/households/{other_household}").status == 404
     assert VILLAGE_A in with_photo
 
 

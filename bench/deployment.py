@@ -51,7 +51,8 @@ class Deployment:
         }
         form = folder / "bench_household.md"
         form.write_text(FORM, encoding="utf-8")
-        subprocess.run([str(QINGLING), "forms", "publish", str(form)], env=self.env, check=True, capture_output=True)
+        for args in (["db", "upgrade"], ["forms", "publish", str(form)]):  # publishing needs an installation
+            subprocess.run([str(QINGLING), *args], env=self.env, check=True, capture_output=True)
         from tests.protocol.test_concurrency import _free_port
 
         self.port = _free_port()

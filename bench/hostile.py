@@ -57,6 +57,7 @@ class Server:
         }
         form = data_dir.parent / "bench_household.md"
         form.write_text(FORM, encoding="utf-8")
+        self._cli(["db", "upgrade"])  # a fresh data folder: publishing needs an installation
         self._cli(["forms", "publish", str(form)])
         self._cli(["users", "create", "--email", EMAIL, "--role", "supervisor"], stdin=PASSWORD + "\n")
         self.port = _free_port()

@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python -m bench.hostile                          # 2,500 requests, large bodies, 2 clients
     .venv/bin/python -m bench.hostile --count 500 --scale 10   # shorter, smaller bodies
     .venv/bin/python -m bench.hostile --source /tmp/old-checkout   # the same traffic at another version
+    .venv/bin/python -m bench.hostile --keep-log /tmp/serve.log    # keep the server's log
 
 A fresh data folder (SQLite, local blobs) gets the benchmark's household form and a supervisor account,
 ``qingling serve`` is started on 127.0.0.1 with its background worker, one ordinary submission is sent,
@@ -24,6 +25,7 @@ import argparse
 import http.client
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +42,6 @@ from bench.ingest import FORM, _free_port
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL, PASSWORD = "hostile@example.org", "hostile password 0123456789"
 FIRST = "uuid:hostile-bench-first"
-_EXCEPTION = re.compile(r"^[A-Za-z_.]+(Error|Exception)\b")
 
 
 class Server:
@@ -189,15 +190,24 @@ def first_submission(server: Server) -> None:
 
 
 def unexpected_errors(log: str) -> Counter:
-    """``unexpected error on METHOD PATH`` lines of the server log, with the exception that ended each traceback."""
+    """``unexpected error on METHOD PATH`` lines of the server log, each with the exception its traceback ends on.
+
+    The log is split on newlines only: a path may hold other line separators (the server before these fixes
+    wrote them raw).
+    """
     found: Counter = Counter()
-    lines = log.splitlines()
+    lines = log.split("\n")
     for index, line in enumerate(lines):
         if "unexpected error on" not in line:
             continue
         request = line.split("unexpected error on", 1)[1].strip()
-        ending = next((later for later in lines[index + 1 :] if _EXCEPTION.match(later)), "")
-        found[f"{request}: {ending[:160]}"] += 1
+        ending = "?"
+        if index + 1 < len(lines) and lines[index + 1].startswith("Traceback"):
+            end = index + 2
+            while end < len(lines) and lines[end].startswith(" "):
+                end += 1
+            ending = lines[end] if end < len(lines) else "?"
+        found[f"{request[:100]}: {ending[:120]}"] += 1
     return found
 
 
@@ -239,6 +249,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--every", type=float, default=0.25, help="seconds between memory samples")
     parser.add_argument("--source", type=Path, default=ROOT, help="checkout whose server is measured")
+    parser.add_argument("--keep-log", type=Path, help="copy the server's log here after the run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="qingling-hostile-") as tmp:
@@ -276,6 +287,8 @@ def main() -> None:
             print(report(server, run, started_mib, seconds, args))
         finally:
             server.stop()
+            if args.keep_log:
+                shutil.copyfile(server.log, args.keep_log)
 
 
 if __name__ == "__main__":

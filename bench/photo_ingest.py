@@ -67,8 +67,8 @@ from sync.db.models import Job, SubmissionAttachment
 from sync.evidence.examine import examine_image
 from sync.intake.projects import ensure_default_project
 from sync.intake.publishing import publish_form
-from sync.work.queue import run_pending_jobs
-from sync.work.worker import Worker
+from sync.jobs.queue import run_pending_jobs
+from sync.jobs.worker import Worker
 from tests.collect import COLLECT_HEADERS, DEVICE_ID, instance_xml, submission_body
 
 FORM = """\

@@ -209,7 +209,7 @@ def store_directly(services, submissions: Iterator[bytes], batch: int = 500) -> 
 
 # ``qingling serve`` itself, with the worker thread it starts made a no-op: the jobs stay pending.
 SERVE_WITHOUT_WORKER = (
-    "import sys; import sync.work.worker; sync.work.worker.Worker.start = lambda self: None; "
+    "import sys; import sync.jobs.worker; sync.jobs.worker.Worker.start = lambda self: None; "
     "from server.cli import main; sys.argv[0] = 'qingling'; main()"
 )
 
@@ -413,7 +413,7 @@ def run_queue_alone(url: str, data_dir: Path) -> dict:
     """The pending queue, run to empty by ``run_pending_jobs`` (what the worker loop calls), server stopped."""
     from server.config import load_settings
     from server.services import build_services
-    from sync.work.queue import run_pending_jobs
+    from sync.jobs.queue import run_pending_jobs
 
     services = build_services(load_settings({}, data_dir=data_dir, database_url=url))
     try:

@@ -198,7 +198,7 @@ def forms_state(form_id: str, state: str, project_id: int | None) -> None:
 @main.command()
 def worker() -> None:
     """Run queued background work (normalization, photo checks) until stopped; serve runs one too."""
-    from sync.work.worker import Worker
+    from sync.jobs.worker import Worker
 
     services = _services()
     click.echo("worker running; Ctrl-C to stop")
@@ -215,7 +215,7 @@ def jobs() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also list finished jobs.")
 def jobs_list(show_all: bool) -> None:
     """Pending and failed jobs with their last error (a failure is never silent)."""
-    from sync.work.queue import list_jobs
+    from sync.jobs.queue import list_jobs
 
     services = _services()
     with services.sessions() as session:
@@ -231,7 +231,7 @@ def jobs_list(show_all: bool) -> None:
 def jobs_retry() -> None:
     """Queue failed jobs again, now."""
     from sync.db.engine import transaction
-    from sync.work.queue import retry_failed
+    from sync.jobs.queue import retry_failed
 
     services = _services()
     with transaction(services.sessions) as session:
@@ -578,7 +578,7 @@ def _serve_here(services: Services, *, jobs: bool, sockets: list | None = None) 
 
     from server.access_log import AccessLog
     from server.app import create_app
-    from sync.work.worker import Worker
+    from sync.jobs.worker import Worker
 
     app = create_app(services=services)
     settings = services.settings

@@ -1,7 +1,7 @@
 """``/metrics`` in Prometheus' text format, for administrators (HTTP Basic or a session token).
 
 Two sources: figures read from the database at each scrape (the job queue: depth by kind and state,
-failed jobs, running jobs, the oldest wait; the same for every app process, sync/work/figures.py), and
+failed jobs, running jobs, the oldest wait; the same for every app process, sync/jobs/figures.py), and
 counters of this process (problem responses by code; ``503.1`` is the blob store failing under
 ingestion). Each app process counts its own, so scrape every process, or sum them in Prometheus.
 """
@@ -19,7 +19,7 @@ from server.auth import authenticate
 from server.context import db
 from sync.access.roles import PERMISSIONS
 from sync.errors import Forbidden
-from sync.work.figures import queue_figures
+from sync.jobs.figures import queue_figures
 
 bp = Blueprint("metrics", __name__)
 

@@ -19,7 +19,7 @@ from sync.access.accounts import PasswordVerifier
 from sync.db.engine import make_engine, make_session_factory
 from sync.evidence.examine import PhotoSettings
 from sync.job_kinds import job_kinds
-from sync.work.queue import JobKinds
+from sync.jobs.queue import JobKinds
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Services:
 
     @property
     def work(self) -> JobKinds:
-        """The job kinds with what they need bound in (sync.work.queue.run_pending_jobs)."""
+        """The job kinds with what they need bound in (sync.jobs.queue.run_pending_jobs)."""
         return job_kinds(self.photos)
 
 

@@ -1,6 +1,6 @@
 """The table of background job kinds: which function runs each, with what it needs bound in.
 
-The queue (sync/work/queue.py) runs jobs by name and imports none of the modules below; this is the one
+The queue (sync/jobs/queue.py) runs jobs by name and imports none of the modules below; this is the one
 place that knows them all, so the flow between them reads here, one way:
 
     ingestion --"normalize"--> registry (place the submission, judge it) --"photos"--> evidence flags
@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from sync.db.models import Job, SubmissionVersion
 from sync.evidence.checks import prepare_photos_job, run_photos_job
 from sync.evidence.examine import PhotoSettings, images_of
+from sync.jobs.queue import JobKind, JobKinds, enqueue
 from sync.registry.normalize import run_normalize_job
-from sync.work.queue import JobKind, JobKinds, enqueue
 
 NORMALIZE = "normalize"
 PHOTOS = "photos"

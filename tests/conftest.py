@@ -109,14 +109,26 @@ class LiveServer:
         self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
         self.port = self.server.effective_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
+    def _loop(self) -> None:
+        """waitress's own ``run`` loops until its socket map is empty, so closing the server from another
+        thread can pull a descriptor out from under a ``select`` in progress (EBADF). This loop polls in
+        short rounds and stops between two of them; the sockets close only after it has ended."""
+        while not self._stopping.is_set():
+            self.server.asyncore.loop(timeout=0.05, map=self.server._map, count=1)
+
     def stop(self) -> None:
-        # Let the request threads finish before the sockets (and waitress's wake-up pipe) close.
+        # Let the request threads finish (their responses still flush through the loop), then stop the
+        # loop, and only then close the sockets and waitress's wake-up pipe.
         self.server.task_dispatcher.shutdown(timeout=10)
+        self._stopping.set()
+        self.thread.join(timeout=10)
+        for dispatcher in list(self.server._map.values()):  # kept-alive connections, the wake-up pipe
+            dispatcher.close()
         self.server.close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture

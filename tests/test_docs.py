@@ -21,7 +21,7 @@ DOCS = ROOT / "docs"
 # Built from pieces so that this file does not match its own patterns.
 FORBIDDEN = {
     "a sibling checkout (../" + "shared)": re.compile(re.escape("../" + "shared")),
-    # An absolute path, not a package folder such as `sync/work/`.
+    # An absolute path, not a package folder such as `sync/jobs/`.
     "a folder of one machine (/" + "work/)": re.compile(r"(?<![\w.-])" + re.escape("/" + "work/")),
 }
 # `docs/<name>.md` as a path of its own (not `tests/data/docs/<name>.md`).

@@ -105,7 +105,7 @@ def test_no_import_cycle_between_the_project_modules() -> None:
         ("forms", ("sync", "server", "media")),
         ("media", ("sync", "server", "forms")),
         ("sync", ("server",)),
-        ("sync.work", ("sync.registry", "sync.evidence", "sync.intake", "sync.review", "sync.job_kinds")),
+        ("sync.jobs", ("sync.registry", "sync.evidence", "sync.intake", "sync.review", "sync.job_kinds")),
     ],
 )
 def test_imports_flow_one_way(importer: str, forbidden: tuple[str, ...]) -> None:

@@ -37,8 +37,8 @@ from sync.errors import (
 )
 from sync.intake.instance_xml import InstanceHeader, parse_instance, read_header, values_at
 from sync.job_kinds import NORMALIZE, PHOTOS
+from sync.jobs.queue import enqueue
 from sync.oversight.audit import record
-from sync.work.queue import enqueue
 
 log = logging.getLogger(__name__)
 

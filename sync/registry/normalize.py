@@ -1,6 +1,6 @@
 """Normalize one submission into the registry: history rows, household state, flags.
 
-Runs as the ``normalize`` job (sync/work/queue.py), in its own transaction after the submission committed:
+Runs as the ``normalize`` job (sync/jobs/queue.py), in its own transaction after the submission committed:
 the raw submission is the evidence, so a bug in a rule can never make Collect's upload fail, and the
 job is retried and visible when it fails. ``normalize_submission`` is idempotent: it first removes the
 submission's previous contribution (an edit replaces its predecessor's, a rejection removes it), then

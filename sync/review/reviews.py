@@ -12,8 +12,8 @@ from sync.db.models import Form, Submission, utcnow
 from sync.errors import BadRequest
 from sync.intake.submissions import get_submission
 from sync.job_kinds import NORMALIZE
+from sync.jobs.queue import enqueue
 from sync.oversight.audit import record
-from sync.work.queue import enqueue
 
 REVIEW_STATES = ("hasIssues", "edited", "approved", "rejected")
 

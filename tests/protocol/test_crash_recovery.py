@@ -1,6 +1,6 @@
 """``qingling serve`` killed with SIGKILL in the middle of a background job: the job is taken again soon.
 
-The dead process's claim is a 30-second lease it no longer renews (sync/work/queue.py), so a
+The dead process's claim is a 30-second lease it no longer renews (sync/jobs/queue.py), so a
 ``qingling worker`` started afterwards takes the orphaned job within a minute of the kill, not after a
 quarter of an hour, and every job ends done exactly once (a run killed midway is not counted).
 """

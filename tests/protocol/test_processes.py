@@ -76,6 +76,7 @@ def test_two_http_processes_and_two_workers_share_one_database(deployment, tmp_p
     ]
     url = f"http://127.0.0.1:{port}/v1/key/{token}/projects/{project.id}/submission?deviceID={DEVICE_ID}"
     digests: set[str] = set()
+    acknowledged: list[str] = []
     failures: list[BaseException] = []
     try:
         deadline = time.monotonic() + 90
@@ -91,20 +92,29 @@ def test_two_http_processes_and_two_workers_share_one_database(deployment, tmp_p
                     digests.add(hashlib.sha256(photo).hexdigest())
                     xml = form.xml(f"uuid:proc-{number}-{n}", {"name": f"{number}-{n}", "photo": "p.jpg"})
                     _send_until_acknowledged(url, submission_body(xml, {"p.jpg": photo}))
+                    acknowledged.append(f"{number}-{n}")
             except BaseException as exc:  # noqa: BLE001 - handed to the test thread
                 failures.append(exc)
 
         phones = [threading.Thread(target=phone, args=(number,)) for number in range(PHONES)]
         for thread in phones:
             thread.start()
-        time.sleep(1.0)
+        # Kill one HTTP process while the phones are still sending (after the first few are stored).
+        while len(acknowledged) < PHONES and not failures:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         victim = min(first_children)
         os.kill(victim, signal.SIGKILL)
         for thread in phones:
             thread.join(timeout=300)
         assert not failures, failures
-        children = _children(server.pid)
-        assert len(children) == 2 and victim not in children  # the parent started another
+        assert len(acknowledged) == PHONES * EACH
+        # The parent reaps the killed process and starts another after its restart pause.
+        restart_deadline = time.monotonic() + 30
+        while victim in (children := _children(server.pid)) or len(children) != 2:
+            assert time.monotonic() < restart_deadline, children
+            time.sleep(0.1)
+        assert _healthy(port)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             with services.sessions() as session:

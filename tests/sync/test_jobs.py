@@ -14,9 +14,9 @@ from sqlalchemy import select
 from server.cli import main
 from sync.db.engine import transaction
 from sync.db.models import Household, Job, SubmissionVersion, utcnow
+from sync.jobs.queue import LEASE, MAX_ATTEMPTS, JobKind, enqueue, list_jobs, retry_failed, run_pending_jobs
+from sync.jobs.worker import Worker
 from sync.oversight.flags import list_flags
-from sync.work.queue import LEASE, MAX_ATTEMPTS, JobKind, enqueue, list_jobs, retry_failed, run_pending_jobs
-from sync.work.worker import Worker
 from tests.sync.survey import VILLAGES, baseline, id_number, member
 from tests.sync.test_registry import post
 

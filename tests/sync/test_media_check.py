@@ -20,7 +20,7 @@ from server.services import Services
 from sync.db.engine import transaction
 from sync.evidence.storage_audit import check_media
 from sync.intake.publishing import publish_form
-from sync.work.queue import run_pending_jobs
+from sync.jobs.queue import run_pending_jobs
 from tests.collect import instance_xml, submission_body
 from tests.conftest import DATA
 from tests.media.deployments import (  # noqa: F401 - fixtures

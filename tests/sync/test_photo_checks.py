@@ -28,8 +28,8 @@ from server.services import Services
 from sync.db.engine import transaction
 from sync.db.models import Form, Household, HousingAppraisal, Job, PhotoCheck, PhotoKey, SubmissionVersion, utcnow
 from sync.intake.publishing import publish_form
+from sync.jobs.queue import enqueue, run_pending_jobs
 from sync.oversight.flags import list_flags
-from sync.work.queue import enqueue, run_pending_jobs
 from tests.collect import instance_xml, submission_body
 from tests.media.deployments import (  # noqa: F401 - fixtures
     Phone,

@@ -28,9 +28,9 @@ from sync.db.models import (
     Person,
     WaterSurvey,
 )
+from sync.jobs.queue import run_pending_jobs
 from sync.registry.clearance import clearance
 from sync.registry.rebuild import rebuild_registry
-from sync.work.queue import run_pending_jobs
 from tests.collect import submission_body
 from tests.sync.survey import (
     TOWNSHIP,

@@ -32,7 +32,7 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # While claimed: the lease's end (renewed as the job runs) and the claim's token, so only the worker
-    # holding the lease renews it or marks the job done (sync/work/queue.py).
+    # holding the lease renews it or marks the job done (sync/jobs/queue.py).
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

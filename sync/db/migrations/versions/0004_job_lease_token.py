@@ -6,7 +6,7 @@ Create Date: 2026-12-01 21:40:00.000000
 
 The previous release may still be serving while this runs: keep changes additive. Its workers ignore the
 column and keep their 15-minute leases; the new ones renew a 30-second lease and only mark a job done
-while they still hold it (sync/work/queue.py).
+while they still hold it (sync/jobs/queue.py).
 """
 
 from alembic import op

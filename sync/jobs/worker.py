@@ -11,7 +11,7 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.work.queue import JobKinds, run_pending_jobs
+from sync.jobs.queue import JobKinds, run_pending_jobs
 
 log = logging.getLogger(__name__)
 

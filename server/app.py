@@ -36,7 +36,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
     from server import metrics
-    from server.blueprints import api, app_users, exports, odata, openrosa, registry, registry_export, sessions
+    from server.blueprints import (
+        api,
+        app_users,
+        exports,
+        ledger,
+        odata,
+        openrosa,
+        registry,
+        registry_export,
+        sessions,
+    )
 
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
     app.register_blueprint(openrosa.bp, url_prefix="/v1/key/<token>", name="openrosa_key")
@@ -46,6 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(odata.bp, url_prefix="/v1")
     app.register_blueprint(registry.bp, url_prefix="/v1")
     app.register_blueprint(registry_export.bp, url_prefix="/v1")
+    app.register_blueprint(ledger.bp, url_prefix="/v1")
     app.register_blueprint(sessions.bp, url_prefix="/v1")
     app.register_blueprint(app_users.bp, url_prefix="/v1")
     app.register_blueprint(metrics.bp)

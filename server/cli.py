@@ -250,17 +250,95 @@ def registry_rebuild(project_id: int | None) -> None:
     """Recompute the registry from the stored submissions (how a rule change reaches past data)."""
     from rich.progress import Progress
 
-    from sync.registry.rebuild import rebuild_registry
+    from sync.ledger.rebuild import rebuild_with_ledger
 
     services = _services()
     with Progress() as progress:
         task = progress.add_task("normalizing submissions", total=None)
-        report = rebuild_registry(
+        report = rebuild_with_ledger(
             services.sessions,
             project_id,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    click.echo(f"registry rebuilt from {report.submissions} submission(s)")
+    click.echo(f"registry and ledger rebuilt from {report.submissions} submission(s)")
+
+
+@main.group()
+def parameters() -> None:
+    """The county's rule-parameter table: upload a version, preview what it changes, apply it."""
+
+
+@parameters.command("upload")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def parameters_upload(path: Path) -> None:
+    """Check the table at PATH row by row and keep it as a new version (not applied yet)."""
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+    from sync.ledger.parameters import upload
+
+    services = _services()
+    try:
+        with transaction(services.sessions) as session:
+            version = upload(session, path.name, path.read_bytes(), None)
+            version_id = version.id
+    except Problem as exc:
+        problems = exc.details.get("problems") or [str(exc)]
+        raise click.ClickException("\n".join(str(problem) for problem in problems)) from exc
+    click.echo(f"parameter table version {version_id} uploaded; `qingling parameters preview {version_id}`")
+
+
+@parameters.command("list")
+def parameters_list() -> None:
+    """Uploaded versions, newest first, with their state (uploaded, applied, superseded)."""
+    from sync.ledger.parameters import list_versions
+
+    with _services().sessions() as session:
+        for version in list_versions(session):
+            click.echo(f"{version.id}\t{version.state}\t{version.file_name}\t{version.uploaded_at:%Y-%m-%d %H:%M}")
+
+
+@parameters.command("preview")
+@click.argument("version_id", type=int)
+@click.option("--area", default="", help="Only households of this administrative area (a code prefix).")
+@click.option("--project", "project_id", type=int, default=None)
+def parameters_preview(version_id: int, area: str, project_id: int | None) -> None:
+    """Say which households would cross an income line if VERSION_ID were applied."""
+    from server.startup import prepare_database
+    from sync.errors import Problem
+    from sync.ledger.parameters import get_version, preview
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with services.sessions() as session:
+            found = preview(session, project.id, get_version(session, version_id), area)
+    except Problem as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{found.households} household(s) with a computed income check")
+    for line in found.summary() or ["no household crosses a line"]:
+        click.echo(line)
+
+
+@parameters.command("apply")
+@click.argument("version_id", type=int)
+def parameters_apply(version_id: int) -> None:
+    """Make VERSION_ID the county's table and re-judge the registry and the ledger."""
+    from rich.progress import Progress
+
+    from sync.errors import Problem
+    from sync.ledger.parameters import apply_version
+
+    services = _services()
+    try:
+        with Progress() as progress:
+            task = progress.add_task("re-judging submissions", total=None)
+            done = apply_version(
+                services.sessions, services.settings.parameter_dir, version_id, None,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )  # fmt: skip
+    except Problem as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"parameter table version {version_id} applied; {done} submission(s) judged again")
 
 
 @main.command()
@@ -429,6 +507,30 @@ def export_registry(kind: str, area: str | None, approved: bool, project_id: int
     try:
         with transaction(services.sessions) as session:
             prepared = prepare(session, services.engine, project.id, kind, params, area=area, user_id=None)
+        _write_streamed(prepared.body(services.engine, services.store), out, prepared.rows)
+    except Problem as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)")
+
+
+@export.command("ledger")
+@click.option("--area", default="", help="Only this administrative area (a code prefix).")
+@click.option("--project", "project_id", type=int, default=None)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_ledger(area: str, project_id: int | None, out: Path) -> None:
+    """Write the clearance ledger (a sheet of villages, a sheet of items) as XLSX to OUT once it is complete."""
+    from datetime import date
+
+    from server.startup import prepare_database
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+    from sync.ledger.export import prepare_ledger_export
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with transaction(services.sessions) as session:
+            prepared = prepare_ledger_export(session, project.id, area, today=date.today(), user_id=None)
         _write_streamed(prepared.body(services.engine, services.store), out, prepared.rows)
     except Problem as exc:
         raise click.ClickException(str(exc)) from exc

@@ -60,6 +60,11 @@ class Settings:
         return self.blob_dir or self.data_dir / "blobs"
 
     @property
+    def parameter_dir(self) -> Path:
+        """The county's applied parameter table, laid over the shipped one (docs/ledger.md)."""
+        return self.data_dir / "parameters"
+
+    @property
     def tmp_dir(self) -> Path:
         """Upload spool folder; inside the data dir so spooled files can be renamed into the local store."""
         return self.data_dir / "tmp"

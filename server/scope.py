@@ -26,3 +26,8 @@ def export_area(actor: Actor, requested: str | None) -> str | None:
     if allowed is not None and not requested.startswith(allowed):
         raise Forbidden(f"Your account is limited to the area {allowed}.")
     return requested
+
+
+def ledger_area(actor: Actor, requested: str | None) -> str:
+    """The ledger's area: as an export's (``?area=`` narrows the caller's, never widens it); "" = all."""
+    return export_area(actor, requested) or ""

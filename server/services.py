@@ -20,6 +20,7 @@ from sync.db.engine import make_engine, make_session_factory
 from sync.evidence.examine import PhotoSettings
 from sync.job_kinds import job_kinds
 from sync.jobs.queue import JobKinds
+from sync.registry.verdicts import use_parameter_overlay
 
 
 @dataclass
@@ -84,6 +85,7 @@ def build_services(settings: Settings, *, create: bool = True) -> Services:
     elif (problem := data_folder_problem(settings)) is not None:
         raise DataFolderMissing(problem)
     engine = make_engine(settings.resolved_database_url, pool_size=max(settings.threads, 5))
+    use_parameter_overlay(settings.parameter_dir)
     secret_key = ensure_secret_key(settings, create=create)
     return Services(
         settings=settings,

@@ -141,3 +141,11 @@ class TooLarge(Problem):
 class StorageUnavailable(Problem):
     code = "503.1"
     default_message = "Photo storage is unavailable right now; nothing was saved. Please send again later."
+
+
+class StateConflict(Problem):
+    """A ledger action that the item's state does not allow (assigning a closed item, approving one's own
+    close request); not one of Central's codes."""
+
+    code = "409.20"
+    default_message = "The item is not in a state that allows this."

@@ -1,9 +1,10 @@
-"""The table of background job kinds: which function runs each, with what it needs bound in.
+r"""The table of background job kinds: which function runs each, with what it needs bound in.
 
 The queue (sync/jobs/queue.py) runs jobs by name and imports none of the modules below; this is the one
 place that knows them all, so the flow between them reads here, one way:
 
-    ingestion --"normalize"--> registry (place the submission, judge it) --"photos"--> evidence flags
+    ingestion --"normalize"--> registry (place the submission, judge it) -> ledger items (same transaction)
+                           \--"photos"--> evidence flags
 
 The photo checks follow normalization because most of them are measured against the household (its
 registered location, whether a reused photo belongs to another household), which only normalization
@@ -22,6 +23,7 @@ from sync.db.models import Job, SubmissionVersion
 from sync.evidence.checks import prepare_photos_job, run_photos_job
 from sync.evidence.examine import PhotoSettings, images_of
 from sync.jobs.queue import JobKind, JobKinds, enqueue
+from sync.ledger.derive import derive_households
 from sync.registry.normalize import run_normalize_job
 
 NORMALIZE = "normalize"
@@ -36,7 +38,8 @@ def job_kinds(photos: PhotoSettings) -> JobKinds:
 
 
 def _normalize_then_check_photos(session: Session, job: Job, prepared: Any) -> None:
-    run_normalize_job(session, job)
+    # The ledger is derived in the registry's transaction, so it is never behind it (docs/ledger.md).
+    derive_households(session, run_normalize_job(session, job))
     version = session.get(SubmissionVersion, job.submission_version_id) if job.submission_version_id else None
     if version is not None and images_of(version):
         enqueue(session, PHOTOS, version.id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -126,6 +127,8 @@ class RuleParameters:
     monitor_line: Decimal | None = None
     monitor_line_local: Decimal | None = None
     dibao_line: Decimal | None = None
+    # The clearance ledger (docs/ledger.md): 1 where the county counts 基本达标 water as a problem [P].
+    water_basic_is_problem: bool | None = None
     sources: tuple[ParameterSource, ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -202,6 +205,11 @@ class ParameterTable:
         return cls(tuple(rows))
 
     @property
+    def overlaid(self, overlay: ParameterTable) -> ParameterTable:
+        """This table with ``overlay``'s rows replacing the rows they share a key with (``row_key``)."""
+        replaced = {row_key(row.source) for row in overlay.rows}
+        return ParameterTable(tuple(row for row in self.rows if row_key(row.source) not in replaced) + overlay.rows)
+
     def provinces(self) -> frozenset[str]:
         return frozenset(row.source.province for row in self.rows if row.source.province)
 
@@ -391,13 +399,20 @@ def _reject_duplicates(rows: Iterable[_Row]) -> None:
 _cache: dict[Path, tuple[tuple[tuple[str, int, int], ...], ParameterTable]] = {}
 
 
-def read_table(directory: Path | None = None) -> ParameterTable:
-    """Return the validated table of `directory` (default: the shipped files).
+def read_table(directory: Path | None = None, overlay: Path | None = None) -> ParameterTable:
+    """Return the validated table of `directory` (default: the shipped files), with the rows of `overlay`
+    (a folder holding a county's uploaded table, docs/ledger.md) in place of the rows they share a key with.
 
-    The table is cached and re-read when any file's size or modification time changes, so an edited
+    Each table is cached and re-read when any file's size or modification time changes, so an edited
     CSV takes effect without a restart.
     """
-    directory = Path(directory or PARAMETER_DIR).resolve()
+    base = _read_cached(Path(directory or PARAMETER_DIR).resolve())
+    if overlay is None or not any(Path(overlay).glob("*.csv")):
+        return base
+    return base.overlaid(_read_cached(Path(overlay).resolve()))
+
+
+def _read_cached(directory: Path) -> ParameterTable:
     stamp = tuple(
         (path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in sorted(directory.glob("*.csv"))
     )
@@ -409,8 +424,48 @@ def read_table(directory: Path | None = None) -> ParameterTable:
     return table
 
 
+def row_key(src: ParameterSource) -> tuple:
+    """What makes two rows the same parameter: scope, year, profile and name."""
+    return (src.province, src.county, src.year, src.profile, src.name)
+
+
+def check_text(text: str, file_name: str) -> list[str]:
+    """Every problem of an uploaded table, row by row (a file that reads is not yet one that resolves)."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header = tuple(name.strip() for name in reader.fieldnames or ())
+    if header != COLUMNS:
+        return [f"{file_name}: header must be {','.join(COLUMNS)}, got {','.join(header) or 'nothing'}"]
+    problems: list[str] = []
+    rows: list[_Row] = []
+    for cells in reader:
+        line = reader.line_num
+        if None in cells:
+            problems.append(f"{file_name} line {line}: more cells than the {len(COLUMNS)} columns")
+            continue
+        values = {key.strip(): (value or "").strip() for key, value in cells.items() if key is not None}
+        if not any(values.values()):
+            continue
+        try:
+            rows.append(_parse_row(values, file_name, line))
+        except ParameterTableError as exc:
+            problems.append(str(exc))
+    try:
+        _reject_duplicates(rows)
+    except ParameterTableError as exc:
+        problems.append(str(exc))
+    if not rows and not problems:
+        problems.append(f"{file_name}: no rows")
+    return problems
+
+
 def load_parameters(
-    province: str, county: str | None, year: int, profile: str, *, directory: Path | None = None
+    province: str,
+    county: str | None,
+    year: int,
+    profile: str,
+    *,
+    directory: Path | None = None,
+    overlay: Path | None = None,
 ) -> RuleParameters:
     """Return the parameters in force for (province, county, year, profile).
 
@@ -418,4 +473,4 @@ def load_parameters(
     county code outside the province, or a year the table does not cover; `MissingParameter` when a
     required threshold has no row at any level; `ParameterTableError` for a malformed file.
     """
-    return read_table(directory).resolve(province, county, year, profile)
+    return read_table(directory, overlay).resolve(province, county, year, profile)

@@ -1,19 +1,27 @@
 """The roles an account can have, and what each may do: one table for the API, the CLI and the checks.
 
 App users (phones) are not accounts: they may list, download and submit in their own project.
+The ledger (docs/ledger.md): ``ledger.read`` sees items, ``ledger.assign`` records measures, done reports
+and close requests, ``ledger.approve`` approves another account's manual close, ``parameters.manage``
+uploads and applies parameter tables.
 """
 
 from __future__ import annotations
 
+_LEDGER = frozenset({"ledger.read", "ledger.assign", "ledger.approve"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read", "admin"}
-    ),
-    "manager": frozenset({"form.read", "submission.create", "submission.read", "submission.review", "registry.read"}),
+        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read", "admin",
+         "parameters.manage"}
+    )
+    | _LEDGER,
+    "manager": frozenset({"form.read", "submission.create", "submission.read", "submission.review", "registry.read"})
+    | _LEDGER,
     "supervisor": frozenset(
-        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read"}
+        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read",
+         "ledger.read", "ledger.assign", "ledger.approve"}
     ),
-    "viewer": frozenset({"form.read", "submission.read", "registry.read"}),
+    "viewer": frozenset({"form.read", "submission.read", "registry.read", "ledger.read"}),
     "enumerator": frozenset({"form.read", "submission.create"}),
 }
 ROLES = tuple(PERMISSIONS)

@@ -39,7 +39,9 @@ SOURCE = "normalize"
 FORMS = ("hh_baseline", "house_appraisal", "water_survey", "income_check")
 
 
-def run_normalize_job(session: Session, job: Job) -> None:
+def run_normalize_job(session: Session, job: Job) -> set[int]:
+    """Normalize the job's submission; returns the households whose registry state it touched (the ledger
+    derives their items next, in the same transaction: sync/job_kinds.py)."""
     # With its submission and that submission's versions, its form version and form: two queries, not five.
     version = session.get(
         SubmissionVersion,
@@ -50,10 +52,12 @@ def run_normalize_job(session: Session, job: Job) -> None:
         ],
     )
     if version is None:
-        return
+        return set()
     touched = normalize_submission(session, version.submission)
+    households = set(touched.households)
     if touched.replaced:
-        renormalize_later(session, version.submission, touched.households)
+        households |= renormalize_later(session, version.submission, touched.households)
+    return households
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Touched:
     replaced: bool  # the submission had counted before (an edit or a review decision)
 
 
-def renormalize_later(session: Session, submission: Submission, household_ids: set[int]) -> None:
+def renormalize_later(session: Session, submission: Submission, household_ids: set[int]) -> set[int]:
     """Normalize again what the same households received after ``submission``.
 
     Later verdicts read the household's state (an income check its assurances, an appraisal its status),
@@ -71,7 +75,7 @@ def renormalize_later(session: Session, submission: Submission, household_ids: s
     """
     current = _current_version(submission)
     if current is None or not household_ids:
-        return
+        return set()
     later: dict[int, int] = {}
     for model in HISTORY:
         rows = session.execute(
@@ -82,8 +86,10 @@ def renormalize_later(session: Session, submission: Submission, household_ids: s
             )
         )
         later.update({submission_id: version_id for submission_id, version_id in rows})
+    touched: set[int] = set()
     for submission_id, _version_id in sorted(later.items(), key=lambda item: item[1]):
-        normalize_submission(session, session.get(Submission, submission_id))
+        touched |= normalize_submission(session, session.get(Submission, submission_id)).households
+    return touched
 
 
 def normalize_submission(session: Session, submission: Submission, repeats_cache: dict | None = None) -> Touched:

@@ -34,7 +34,10 @@ def rebuild_registry(
     *,
     on_progress: Callable[[int, int], None] | None = None,
     batch: int = BATCH,
+    refreshed: Callable[[Session, Household], None] | None = None,
 ) -> RebuildReport:
+    """``refreshed`` runs for every household after its final refresh, in the same transaction: how what is
+    derived from the registry (the ledger, docs/ledger.md) is rebuilt with it without the registry knowing it."""
     with factory() as session, session.begin():
         delete_registry(session, project_id)
         total = session.scalar(select(func.count()).select_from(_ordered(project_id).subquery())) or 0
@@ -58,11 +61,16 @@ def rebuild_registry(
             done += len(page)
         if on_progress is not None:
             on_progress(done, total)
-    _refresh_all(factory, project_id, batch)
+    _refresh_all(factory, project_id, batch, refreshed)
     return RebuildReport(submissions=done)
 
 
-def _refresh_all(factory: sessionmaker[Session], project_id: int | None, batch: int) -> None:
+def _refresh_all(
+    factory: sessionmaker[Session],
+    project_id: int | None,
+    batch: int,
+    refreshed: Callable[[Session, Household], None] | None,
+) -> None:
     """Recompute every household, also those no stored submission counts for any more."""
     after = 0
     while True:
@@ -75,6 +83,8 @@ def _refresh_all(factory: sessionmaker[Session], project_id: int | None, batch: 
                 return
             for household in households:
                 refresh_household(session, household)
+                if refreshed is not None:
+                    refreshed(session, household)
             after = households[-1].id
 
 

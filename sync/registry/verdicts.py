@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from forms.device_verdicts import DEVICE_VERDICTS
@@ -23,6 +24,17 @@ from forms.rules.parameters import ParameterError, RuleParameters, load_paramete
 from forms.rules.water import WaterContext, WaterVerdict, derive_water_survey
 
 DEFAULT_PROFILE = "TCHES2018"
+# The folder of the county's applied parameter table (docs/ledger.md), laid over the shipped table: set once
+# per process from the settings (server/services.py), like the engine, and read by every judgement.
+_overlay: list[Path | None] = [None]
+
+
+def use_parameter_overlay(directory: Path | None) -> None:
+    _overlay[0] = directory
+
+
+def parameter_overlay() -> Path | None:
+    return _overlay[0]
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ def parameters_for(county: str | None, year: int | None, profile: str) -> tuple[
     if not county or len(county) < 2 or year is None:
         return None, "the household's county or the survey year is unknown, so no rule parameters apply"
     try:
-        return load_parameters(county[:2], county, year, profile), None
+        return load_parameters(county[:2], county, year, profile, overlay=_overlay[0]), None
     except ParameterError as exc:
         return None, str(exc)
 

@@ -13,6 +13,7 @@ from sync.db.models.core import (
     SubmissionVersion,
     User,
 )
+from sync.db.models.ledger import LedgerItem, LedgerMeasure, ParameterVersion
 from sync.db.models.photos import PhotoCheck, PhotoKey
 from sync.db.models.registry import (
     BaselineRecord,
@@ -37,6 +38,9 @@ __all__ = [
     "HousingAppraisal",
     "IncomeCheck",
     "Job",
+    "LedgerItem",
+    "LedgerMeasure",
+    "ParameterVersion",
     "Person",
     "PhotoCheck",
     "PhotoKey",

@@ -204,12 +204,12 @@ class ParameterTable:
         _reject_duplicates(rows)
         return cls(tuple(rows))
 
-    @property
     def overlaid(self, overlay: ParameterTable) -> ParameterTable:
         """This table with ``overlay``'s rows replacing the rows they share a key with (``row_key``)."""
         replaced = {row_key(row.source) for row in overlay.rows}
         return ParameterTable(tuple(row for row in self.rows if row_key(row.source) not in replaced) + overlay.rows)
 
+    @property
     def provinces(self) -> frozenset[str]:
         return frozenset(row.source.province for row in self.rows if row.source.province)
 

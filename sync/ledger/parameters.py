@@ -10,8 +10,9 @@ superseded (kept, so it can be applied again) and re-judges the registry through
 
 The preview answers "what would this change" before anything is applied: for every household's latest
 computed income check, whether it is under the exit (poverty), monitoring and minimum-living-allowance
-lines now and under the candidate table, by the strict ``<`` of docs/domain.md §5.4 on the stored income
-per person. Housing and water verdicts read no yearly line, so a table of lines changes only these.
+lines now and under the candidate table, by the registry's own comparison
+(``sync.registry.placement.under_line``) on the stored income per person. Housing and water verdicts read
+no yearly line, so a table of lines changes only these.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sync.errors import BadRequest, NotFound
 from sync.ledger.rebuild import rebuild_with_ledger
 from sync.oversight.audit import record
 from sync.registry.households import counted
+from sync.registry.placement import under_line
 from sync.registry.verdicts import DEFAULT_PROFILE, parameter_overlay
 
 OVERLAY_FILE = "county.csv"
@@ -134,8 +136,8 @@ def preview(session: Session, project_id: int, version: ParameterVersion, area: 
             lines[(county, year)] = (_lines(current, county, year), _lines(candidate, county, year))
         old, new = lines[(county, year)]
         for index, line in enumerate(LINES):
-            was = below[index] if below[index] is not None else _under(income_pc, old[line])
-            now = _under(income_pc, new[line])
+            was = below[index] if below[index] is not None else under_line(line, income_pc, old[line])
+            now = under_line(line, income_pc, new[line])
             if bool(was) == bool(now):
                 continue
             change = changes.setdefault(
@@ -196,10 +198,6 @@ def _lines(table: ParameterTable, county: str, year: int) -> dict[str, Decimal |
     except ParameterError:
         return dict.fromkeys(LINES)
     return {"exit": params.exit_line, "monitor": params.monitoring_line, "dibao": params.dibao_line}
-
-
-def _under(income_pc: Decimal, line: Decimal | None) -> bool | None:
-    return None if line is None else income_pc < line
 
 
 def _text(line: Decimal | None) -> str | None:

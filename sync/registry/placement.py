@@ -9,6 +9,7 @@ this module decides *what* it adds.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 
 from sqlalchemy import Select, bindparam, select
@@ -310,6 +311,14 @@ def _issue_flag(issue: Issue, household_code: str | None) -> FlagDraft:
     )
 
 
+def under_line(line_kind: str, pc: Decimal | None, line: Decimal | None) -> bool | None:
+    """Whether an income per person counts as under a line: exit needs income strictly above the line, so at
+    the exit line is under it (docs/rules.md 5, D2); under the monitoring and dibao lines is a strict ``<``."""
+    if pc is None or line is None:
+        return None
+    return pc <= line if line_kind == "exit" else pc < line
+
+
 def _income_columns(verdict) -> dict:  # noqa: ANN001 - IncomeVerdict or None
     if verdict is None:
         return {}
@@ -317,13 +326,13 @@ def _income_columns(verdict) -> dict:  # noqa: ANN001 - IncomeVerdict or None
     pc = verdict.income_pc
 
     def below(line) -> bool | None:  # noqa: ANN001
-        return None if pc is None or line is None or not computed else pc < line
+        return None if not computed else under_line("monitor", pc, line)
 
     return {
         "income_year": verdict.year,
         "income_pc": as_decimal(verdict.income_pc_rounded) if computed else None,
         "net_total": as_decimal(verdict.net_total),
-        "below_exit_line": None if pc is None or verdict.exit_line is None or not computed else pc <= verdict.exit_line,
+        "below_exit_line": None if not computed else under_line("exit", pc, verdict.exit_line),
         "below_monitor_line": below(verdict.monitoring_line),
         "below_dibao_line": below(verdict.dibao_line),
         "monitor_category": verdict.monitor_category,

@@ -27,7 +27,8 @@ from server.schemas.registry import (
     source_links,
 )
 from sync.errors import BadRequest, NotFound
-from sync.oversight.flags import list_flags, resolve_flag
+from sync.ledger.derive import resolve_flag_and_derive
+from sync.oversight.flags import list_flags
 from sync.registry.clearance import clearance
 from sync.registry.entities import DATASET, entity_listing, entity_versions, get_entity
 from sync.registry.queries import dataset_detail, dataset_summary, get_household, household_detail, list_households
@@ -82,7 +83,7 @@ def update_flag(project_id: int, flag_id: int) -> Response:
     actor = require("submission.review", project_id, None)
     body = load_json(FlagUpdateSchema(), "Invalid flag update")
     session = db()
-    flag = resolve_flag(session, project_id, flag_id, body["state"], actor.user_id)
+    flag = resolve_flag_and_derive(session, project_id, flag_id, body["state"], actor.user_id)
     session.commit()
     return jsonify(FlagSchema().dump(flag))
 

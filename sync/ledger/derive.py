@@ -17,13 +17,13 @@ live ledger, a ``registry rebuild`` and a re-derivation of everything agree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync.db.models import Flag, Household, LedgerItem
 from sync.ledger.kinds import FORM_OF, IDENTITY_FLAGS, LEDGER_KINDS, Kind
+from sync.oversight.flags import resolve_flag
 from sync.registry.households import history_of
 
 STATES = ("open", "assigned", "done", "closed", "void")
@@ -149,5 +149,14 @@ def derive_households(session: Session, household_ids: set[int]) -> None:
             derive_household(session, household)
 
 
-def today() -> date:
-    return date.today()
+def resolve_flag_and_derive(session: Session, project_id: int, flag_id: int, state: str, user_id: int | None) -> Flag:
+    """A supervisor's decision on a flag, and the household's identity items derived again with it: a resolved
+    or dismissed identity flag needs no action, so its item goes (or turns void if someone decided about it)."""
+    flag = resolve_flag(session, project_id, flag_id, state, user_id)
+    if flag.kind in IDENTITY_FLAGS and flag.household_code:
+        household = session.scalar(
+            select(Household).where(Household.project_id == project_id, Household.code == flag.household_code)
+        )
+        if household is not None:
+            derive_household(session, household)
+    return flag

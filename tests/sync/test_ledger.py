@@ -296,3 +296,60 @@ def test_a_parameter_table_is_checked_previewed_and_applied(campaign, client, se
     with services.sessions() as session:
         actions = [a.action for a in session.scalars(select(Audit).where(Audit.action.like("parameters.%")))]
     assert actions == ["parameters.upload", "parameters.apply", "parameters.upload", "parameters.apply"]
+
+
+def test_the_list_of_measures_is_edited_by_administrators(client, admin, supervisor) -> None:  # noqa: ANN001
+    listed = client.get("/v1/projects/1/ledger/measures?kind=housing", headers=supervisor).get_json()
+    assert [m["code"] for m in listed] == ["housing_rebuild", "housing_repair", "housing_relocation"]
+    assert listed[2]["labelZh"] == "易地搬迁" and listed[2]["labelEn"] == "Relocation"
+    body = {"kind": "housing", "labelZh": "农房抗震改造", "labelEn": "Seismic retrofit"}
+    assert (
+        client.put("/v1/projects/1/ledger/measures/housing_seismic", json=body, headers=supervisor).status_code == 403
+    )
+    saved = client.put("/v1/projects/1/ledger/measures/housing_seismic", json=body, headers=admin)
+    assert saved.status_code == 200 and saved.get_json()["code"] == "housing_seismic"
+    wrong = client.put("/v1/projects/1/ledger/measures/housing_seismic", json={**body, "kind": "water"}, headers=admin)
+    assert wrong.status_code == 400 and "kind cannot change" in wrong.get_json()["message"]
+    off = client.put("/v1/projects/1/ledger/measures/housing_seismic", json={**body, "active": False}, headers=admin)
+    assert off.get_json()["active"] is False
+    codes = [m["code"] for m in client.get("/v1/projects/1/ledger/measures?kind=housing", headers=admin).get_json()]
+    assert codes[-1] == "housing_seismic"
+    bad = client.put("/v1/projects/1/ledger/measures/bad code", json=body, headers=admin)
+    assert bad.status_code == 400 and "code" in bad.get_json()["message"]
+
+
+def test_cli_exports_the_ledger_and_manages_parameter_tables(
+    collect, survey_forms, services, settings, tmp_path
+) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from server.cli import main
+    from tests.sync.survey import baseline, id_number, member
+
+    entity = "00000000-0000-0000-0000-00000000c11a"
+    members = [member("户主", id_number("19650505", 3), "01")]
+    post(collect, survey_forms.xml("hh_baseline", baseline(VILLAGES[0], "1组", members), entity_id=entity, create=True))
+    settle(services)
+    post(collect, survey_forms.xml("house_appraisal", appraisal(entity, day="2021-04-15", wall="d"), entity_id=entity,
+                                   base_version=1, instance_id="uuid:cli-house"))  # fmt: skip
+    settle(services)
+    env = {"QINGLING_DATA_DIR": str(settings.data_dir), "QINGLING_DATABASE_URL": settings.database_url}
+    out = tmp_path / "ledger.xlsx"
+    result = CliRunner().invoke(main, ["export", "ledger", "--area", TOWNSHIP, "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    rows = list(load_workbook(out, read_only=True)["items"].iter_rows(values_only=True))
+    assert [(r[2], r[4], r[6], r[11]) for r in rows[3:]] == [
+        (f"{VILLAGES[0]}0001", "住房安全", "house_appraisal uuid:cli-house", "待处置")
+    ]
+    broken = tmp_path / "broken.csv"
+    broken.write_text("province,county,year,profile,name,value,version,tag,note\n15,150121,2021,,poverty_lin,1,x,V,\n")
+    refused = CliRunner().invoke(main, ["parameters", "upload", str(broken)], env=env)
+    assert refused.exit_code != 0 and "broken.csv line 2" in refused.output and "poverty_lin" in refused.output
+    table = tmp_path / "county.csv"
+    table.write_text("province,county,year,profile,name,value,version,tag,note\n15,150121,2021,,dibao_line,5000,x,G,\n")
+    uploaded = CliRunner().invoke(main, ["parameters", "upload", str(table)], env=env)
+    assert uploaded.exit_code == 0 and "version 1 uploaded" in uploaded.output
+    previewed = CliRunner().invoke(main, ["parameters", "preview", "1"], env=env)
+    assert previewed.exit_code == 0 and "0 household(s) with a computed income check" in previewed.output
+    listed = CliRunner().invoke(main, ["parameters", "list"], env=env)
+    assert listed.output.startswith("1\tuploaded\tcounty.csv")

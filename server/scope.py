@@ -1,4 +1,4 @@
-"""The area a request may see: the one place where an account's area scope reaches the exports.
+"""The area a request may see: the one place where an account's area scope reaches the exports and the ledger.
 
 Every export query takes an optional area (an administrative code; ``sync.exports.source.in_area`` is
 the rule). Accounts carry no area yet, so ``caller_area`` answers None (the whole project); once

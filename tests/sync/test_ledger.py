@@ -215,6 +215,20 @@ def test_the_ledger_follows_the_campaign_and_survives_a_rebuild(
     assert village["byState"]["housing"]["closed"] == len([i for i in unsafe if i % 2])
     assert summary(client, supervisor, VILLAGES[0])[0]["openItems"] > 0
 
+    # -- a rejected record takes its item with it; one with a decision is kept as void, and comes back ----------
+    income_0 = next(i for i in found if i["kind"] == "income" and i["householdCode"] == code(0))
+    income_url = f"/v1/projects/1/ledger/items/{income_0['id']}"
+    plan = {"measure": "income_employment", "unit": "人社局", "person": "张三", "deadline": "2030-01-01"}
+    assert client.put(f"{income_url}/assignment", json=plan, headers=supervisor).status_code == 200
+    review = "/v1/projects/1/forms/income_check/submissions/uuid:income-1-0"
+    assert client.patch(review, json={"reviewState": "rejected"}, headers=supervisor).status_code == 200
+    settle(services)
+    assert client.get(income_url, headers=supervisor).get_json()["state"] == "void"
+    assert client.patch(review, json={"reviewState": "approved"}, headers=supervisor).status_code == 200
+    settle(services)
+    back = client.get(income_url, headers=supervisor).get_json()
+    assert (back["state"], back["person"]) == ("assigned", "张三")
+
     # -- rebuild: the same derived state, the decisions kept ----------------------------------------------------
     before = ledger_snapshot(services)
     rebuild_with_ledger(services.sessions)
@@ -262,6 +276,7 @@ def test_a_parameter_table_is_checked_previewed_and_applied(campaign, client, se
     assert client.post(url, data=header.encode(), headers={**supervisor, "Content-Type": "text/csv"}).status_code == 403
 
     table = header + f"15,{COUNTY},2020,,monitor_line_local,6500,2026.1,G,county notice\n"
+    table += f"15,{COUNTY},,,water_basic_is_problem,1,2026.1,P,the county counts 基本达标 as a problem\n"
     uploaded = client.post(
         f"{url}?fileName=county.csv", data=table.encode(), headers={**admin, "Content-Type": "text/csv"}
     )
@@ -278,11 +293,15 @@ def test_a_parameter_table_is_checked_previewed_and_applied(campaign, client, se
     )
     assert preview["households"] == N_HOUSEHOLDS
 
-    before = by_kind(items(client, supervisor), "income")
+    before = items(client, supervisor)
+    assert len(by_kind(before, "water")) == 11
     applied = client.post(f"{url}/{version}/apply", headers=admin)
     assert applied.status_code == 200, applied.data
     assert applied.get_json()["state"] == "applied"
-    assert by_kind(items(client, supervisor), "income") == before | set(odd)
+    after = items(client, supervisor)
+    assert by_kind(after, "income") == by_kind(before, "income") | set(odd)
+    # Every survey of the campaign basically meets or fails: with 基本达标 counted, every household has a water item.
+    assert by_kind(after, "water") == {code(i) for i in range(N_HOUSEHOLDS)}
     listed = client.get(url, headers=admin).get_json()
     assert [(v["id"], v["state"]) for v in listed] == [(version, "applied")]
     # A second version supersedes the first, which is kept.

@@ -260,7 +260,7 @@ def registry_rebuild(project_id: int | None) -> None:
             project_id,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    click.echo(f"registry and ledger rebuilt from {report.submissions} submission(s)")
+    click.echo(f"registry rebuilt from {report.submissions} submission(s), and the ledger with it")
 
 
 @main.group()

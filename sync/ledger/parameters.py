@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forms.rules.parameters import ParameterError, ParameterTable, check_text, read_table
 from sync.db.models import Household, IncomeCheck, ParameterVersion, utcnow
 from sync.errors import BadRequest, NotFound
+from sync.ledger.queries import check_area, in_area
 from sync.ledger.rebuild import rebuild_with_ledger
 from sync.oversight.audit import record
 from sync.registry.households import counted
@@ -124,6 +125,7 @@ def preview(session: Session, project_id: int, version: ParameterVersion, area: 
         (Path(folder) / OVERLAY_FILE).write_text(version.content, encoding="utf-8")
         candidate = read_table(overlay=Path(folder))
     current = read_table(overlay=parameter_overlay())
+    area = check_area(area)
     result = Preview(version.id)
     changes: dict[tuple[str, int, str], LineChange] = {}
     lines: dict[tuple[str, int], tuple[dict, dict]] = {}
@@ -188,7 +190,7 @@ def _latest_incomes(project_id: int, area: str):  # noqa: ANN202 - a Select
         .order_by(Household.code)
     )
     if area:
-        query = query.where(Household.village.like(f"{area}%"))
+        query = query.where(*in_area(Household.village, area))
     return query
 
 

@@ -68,14 +68,25 @@ def upload(session: Session, file_name: str, content: bytes, user_id: int | None
 
 
 def _resolves(text: str) -> list[str]:
-    """Rows that read can still make the table unusable (a required parameter missing for a key)."""
+    """Rows that read can still leave the table unusable: each county and year the upload names must resolve
+    (every required parameter found somewhere in the fallback chain), with the shipped table beneath it."""
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / OVERLAY_FILE).write_text(text, encoding="utf-8")
         try:
-            read_table(overlay=Path(folder))
+            table = read_table(overlay=Path(folder))
+            uploaded = read_table(Path(folder))
         except ParameterError as exc:
             return [str(exc)]
-    return []
+    problems = []
+    keys = {(row.source.province, row.source.county, row.source.year) for row in uploaded.rows}
+    for province, county, year in sorted(keys, key=str):
+        if province is None or year is None:
+            continue
+        try:
+            table.resolve(province, county, year, DEFAULT_PROFILE)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def list_versions(session: Session) -> list[ParameterVersion]:

@@ -364,6 +364,13 @@ def test_cli_exports_the_ledger_and_manages_parameter_tables(
     broken.write_text("province,county,year,profile,name,value,version,tag,note\n15,150121,2021,,poverty_lin,1,x,V,\n")
     refused = CliRunner().invoke(main, ["parameters", "upload", str(broken)], env=env)
     assert refused.exit_code != 0 and "broken.csv line 2" in refused.output and "poverty_lin" in refused.output
+    # Rows that read but leave a county without a required figure (no region class outside 15 and 21).
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text(
+        "province,county,year,profile,name,value,version,tag,note\n99,990101,2021,,dibao_line,5000,x,G,\n"
+    )
+    unusable = CliRunner().invoke(main, ["parameters", "upload", str(elsewhere)], env=env)
+    assert unusable.exit_code != 0 and "water_region_class" in unusable.output
     table = tmp_path / "county.csv"
     table.write_text("province,county,year,profile,name,value,version,tag,note\n15,150121,2021,,dibao_line,5000,x,G,\n")
     uploaded = CliRunner().invoke(main, ["parameters", "upload", str(table)], env=env)

@@ -66,9 +66,12 @@ def derive_household(session: Session, household: Household) -> None:
     session.flush()
     for episode in episodes:
         episode.item.previous_item_id = episode.previous.item.id if episode.previous else None
-    for key, item in by_key.items():
-        if key in wanted:
-            continue
+    gone = [item for key, item in by_key.items() if key not in wanted]
+    for item in gone:  # a void item's link could name one deleted here
+        item.previous_item_id = None
+    if gone:
+        session.flush()
+    for item in gone:
         if item.has_decisions():
             item.state = "void"
         else:

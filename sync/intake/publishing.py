@@ -165,8 +165,10 @@ def publish_source(
     would only slow the start: an identical published version is recognised by its hash first.
     """
     from forms.build import compile_xlsform, media_file
+    from sync.intake.form_checks import check_form, folder_columns
 
     compiled = compile_xlsform(source, validate=False)
+    check_form(compiled, folder_columns(source.parent))
     form = session.scalar(
         select(Form).where(Form.project_id == project.id, Form.xml_form_id == compiled.form_id)
     )

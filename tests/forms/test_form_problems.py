@@ -236,7 +236,7 @@ def test_the_cli_keeps_its_sentence_and_prints_every_row(tmp_path: Path) -> None
     )
     result = CliRunner().invoke(main, ["forms", "build", str(source)])
     assert result.exit_code != 0
-    assert "REFUSED twice.md, sheet 'survey', row 3: The 'name' value 'age' is invalid." in result.output
+    assert "REFUSED " + source.name + ", sheet 'survey', row 3: The 'name' value 'age' is invalid." in result.output
     assert "also: sheet 'survey', row 2 (field 'age', column 'name'): The name 'age' is used again in row 3." in (
         result.output
     )

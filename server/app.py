@@ -36,12 +36,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
     from server import metrics
-    from server.blueprints import api, app_users, exports, odata, openrosa, registry, registry_export, sessions
+    from server.blueprints import (
+        api,
+        app_users,
+        exports,
+        forms_api,
+        odata,
+        openrosa,
+        registry,
+        registry_export,
+        sessions,
+    )
 
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
     app.register_blueprint(openrosa.bp, url_prefix="/v1/key/<token>", name="openrosa_key")
     app.register_blueprint(openrosa.bp, url_prefix="/v1", name="openrosa")
     app.register_blueprint(api.bp, url_prefix="/v1")
+    app.register_blueprint(forms_api.bp, url_prefix="/v1")
     app.register_blueprint(exports.bp, url_prefix="/v1")
     app.register_blueprint(odata.bp, url_prefix="/v1")
     app.register_blueprint(registry.bp, url_prefix="/v1")

@@ -1,15 +1,27 @@
 """The roles an account can have, and what each may do: one table for the API, the CLI and the checks.
 
 App users (phones) are not accounts: they may list, download and submit in their own project.
+``form.manage`` (upload, draft, publish, open or close a form: Central's ``form.create`` and
+``form.update``) belongs to the roles that run a survey, not to those who collect or review it.
 """
 
 from __future__ import annotations
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read", "admin"}
+        {
+            "form.read",
+            "form.manage",
+            "submission.create",
+            "submission.read",
+            "submission.review",
+            "registry.read",
+            "admin",
+        }
     ),
-    "manager": frozenset({"form.read", "submission.create", "submission.read", "submission.review", "registry.read"}),
+    "manager": frozenset(
+        {"form.read", "form.manage", "submission.create", "submission.read", "submission.review", "registry.read"}
+    ),
     "supervisor": frozenset(
         {"form.read", "submission.create", "submission.read", "submission.review", "registry.read"}
     ),

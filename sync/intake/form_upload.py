@@ -1,0 +1,91 @@
+"""An uploaded form definition (XLSX, XLS or XForm XML, as Central accepts them) compiled and checked.
+
+The body has been spooled to a file by the HTTP layer; here it is compiled exactly as the CLI compiles a
+source (pyxform, ODK Validate, our checks), so the API refuses what the CLI refuses, with the same
+problems (docs/forms.md §8, §9).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forms.build import CompiledForm, FormBuildError, compile_xlsform
+from sync.db.models import Form, FormVersion
+from sync.errors import BadRequest
+from sync.intake.form_checks import check_form
+from sync.intake.form_problems import invalid, warned
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLS_TYPE = "application/vnd.ms-excel"
+SPREADSHEETS = {XLSX_TYPE: ".xlsx", XLS_TYPE: ".xls"}
+_SAFE_ID = re.compile(r"[^\w.\-]+")
+
+
+@dataclass(frozen=True)
+class FormUpload:
+    """The request body on disk, with what the request said about it."""
+
+    path: Path
+    content_type: str
+    fallback_id: str | None = None  # X-XlsForm-FormId-Fallback: the id when the settings sheet has none
+    ignore_warnings: bool = False
+
+    @property
+    def spreadsheet(self) -> bool:
+        return self.content_type in SPREADSHEETS
+
+
+def compile_upload(session: Session, project_id: int, upload: FormUpload, tmp_dir: Path) -> CompiledForm:
+    """Compile and check ``upload``; raise Central's 400.15 (errors) or 400.16 (warnings not accepted)."""
+    suffix = SPREADSHEETS.get(upload.content_type, ".xml")
+    # pyxform takes a form's id from its file name when the settings sheet has none; Central's fallback
+    # header says what that name should be.
+    stem = _SAFE_ID.sub("_", upload.fallback_id or "")[:100].strip("._") or "form"
+    with tempfile.TemporaryDirectory(prefix="qingling-upload-", dir=tmp_dir) as folder:
+        source = Path(folder) / f"{stem}{suffix}"
+        shutil.copyfile(upload.path, source)
+        try:
+            compiled = compile_xlsform(source)
+            compiled = _with_entity_lists(compiled, _known_lists(session, project_id))
+            check_form(compiled, lambda _name: None)
+        except FormBuildError as exc:
+            raise invalid(exc) from exc
+    if re.search(r"\.(xlsx?|xml)$", compiled.form_id):
+        raise BadRequest(
+            f"Unexpected formId value {compiled.form_id}; The Form ID cannot end in .xls, .xlsx, or .xml. Please "
+            "either specify an allowed ID in the form itself, or rename the file (eg change form.xls.xls to form.xls).",
+        )
+    if compiled.problems and not upload.ignore_warnings:
+        raise warned(compiled)
+    return compiled
+
+
+def _known_lists(session: Session, project_id: int) -> set[str]:
+    """Entity lists some form of the project writes: a CSV of that name is the server's list, not media."""
+    rows = session.scalars(
+        select(FormVersion.entity_dataset)
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(Form.project_id == project_id, FormVersion.entity_dataset.is_not(None))
+        .distinct()
+    )
+    return {name for name in rows if name}
+
+
+def _with_entity_lists(compiled: CompiledForm, lists: set[str]) -> CompiledForm:
+    stems = {name: name[: -len(".csv")] for name in compiled.media if name.endswith(".csv")}
+    read = tuple(stem for name, stem in stems.items() if stem in lists)
+    if not read:
+        return compiled
+    return dataclasses.replace(
+        compiled,
+        media=tuple(name for name in compiled.media if stems.get(name) not in read),
+        entity_lists=compiled.entity_lists + tuple(s for s in read if s not in compiled.entity_lists),
+    )

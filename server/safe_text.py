@@ -2,8 +2,8 @@
 
 A path is whatever a client sent: ``%0D%0A`` in it decodes to a line break that forges a log line, NUL and
 other control characters are not allowed in XML 1.0 at all (an OpenRosa reply echoing one is not
-well-formed), and the app-user token in ``/v1/key/<token>/`` (the draft's in ``/v1/test/<token>/``) is a password. Every place that logs a path
-or echoes request text into XML goes through here.
+well-formed), and the app-user token in ``/v1/key/<token>/`` (a draft's in ``/v1/test/<token>/``) is a
+password. Every place that logs a path or echoes request text into XML goes through here.
 """
 
 from __future__ import annotations

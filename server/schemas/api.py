@@ -99,8 +99,8 @@ class FormSchema(Schema):
         return found.sha256 if found else None
 
     def draft_token(self, obj) -> str | None:  # noqa: ANN001
-        found = self.definition(obj)
-        return getattr(found, "draft_token", None)
+        """Only ``GET .../draft`` shows the token: it is a test phone's credential."""
+        return None
 
     def published_at(self, obj) -> str | None:  # noqa: ANN001
         return iso_time(getattr(self.definition(obj), "published_at", None))
@@ -111,6 +111,9 @@ class DraftFormSchema(FormSchema):
 
     def definition(self, obj):  # noqa: ANN001, ANN201
         return obj.draft
+
+    def draft_token(self, obj) -> str | None:  # noqa: ANN001
+        return obj.draft.draft_token if obj.draft else None
 
 
 class VersionFormSchema(FormSchema):

@@ -39,6 +39,20 @@ def get_form(session: Session, project_id: int, xml_form_id: str) -> Form:
     return form
 
 
+def published_form(session: Session, project_id: int, xml_form_id: str) -> Form:
+    """A form with a published version: what exports read (a form created through the API may be a draft only)."""
+    form = get_form(session, project_id, xml_form_id)
+    if form.current_version_id is None:
+        raise NotFound(f"The form '{xml_form_id}' has no published version yet; publish its draft first.")
+    return form
+
+
+def visible_forms(session: Session, project_id: int, *, drafts: bool) -> list[Form]:
+    """The project's forms; those with only a draft are for the roles that manage forms (as in Central)."""
+    forms = project_forms(session, project_id)
+    return forms if drafts else [form for form in forms if form.current_version_id is not None]
+
+
 def form_attachment(session: Session, version: FormVersion, name: str) -> FormAttachment:
     attachment = session.scalar(
         select(FormAttachment).where(FormAttachment.form_version_id == version.id, FormAttachment.name == name)

@@ -214,3 +214,15 @@ def test_only_roles_that_manage_forms_may_change_them(client, supervisor, manage
     ]:
         assert getattr(client, method)(url, headers=supervisor).status_code == 403, url
     assert client.get(f"{BASE}/village_check/versions", headers=supervisor).status_code == 200
+
+
+def test_a_form_with_only_a_draft_is_for_form_managers_and_has_nothing_to_export(client, manager, supervisor) -> None:  # noqa: ANN001
+    assert create(client, manager, workbook()).status_code == 200
+    assert [f["xmlFormId"] for f in client.get(BASE, headers=manager).json] == ["village_check"]
+    assert client.get(BASE, headers=supervisor).json == []
+    assert client.get(f"{BASE}/village_check", headers=supervisor).status_code == 403
+    assert client.get(f"{BASE}/village_check", headers=manager).json["draftToken"] is None  # only .../draft has it
+    for export in ("/submissions.csv", "/submissions.csv.zip", "/submissions.xlsx", ".svc", ".svc/Submissions"):
+        answer = client.get(f"{BASE}/village_check{export}", headers=manager)
+        assert (answer.status_code, answer.json["code"]) == (404, 404.1), export
+        assert "no published version" in answer.json["message"]

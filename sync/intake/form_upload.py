@@ -46,6 +46,7 @@ class FormUpload:
 def compile_upload(session: Session, project_id: int, upload: FormUpload, tmp_dir: Path) -> CompiledForm:
     """Compile and check ``upload``; raise Central's 400.15 (errors) or 400.16 (warnings not accepted)."""
     suffix = SPREADSHEETS.get(upload.content_type, ".xml")
+    _check_spreadsheet(upload.path, suffix)
     # pyxform takes a form's id from its file name when the settings sheet has none; Central's fallback
     # header says what that name should be.
     stem = _SAFE_ID.sub("_", upload.fallback_id or "")[:100].strip("._") or "form"
@@ -66,6 +67,18 @@ def compile_upload(session: Session, project_id: int, upload: FormUpload, tmp_di
     if compiled.problems and not upload.ignore_warnings:
         raise warned(compiled)
     return compiled
+
+
+def _check_spreadsheet(path: Path, suffix: str) -> None:
+    """A body sent as a workbook must be one: an XLSX is a ZIP archive, an XLS an OLE2 compound file."""
+    import zipfile
+
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if suffix == ".xlsx" and not zipfile.is_zipfile(path):
+        raise invalid(FormBuildError(None, "The body was sent as an XLSX workbook but is not one (not a ZIP archive)."))
+    if suffix == ".xls" and head != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise invalid(FormBuildError(None, "The body was sent as an XLS workbook but is not one."))
 
 
 def _known_lists(session: Session, project_id: int) -> set[str]:

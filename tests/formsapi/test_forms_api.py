@@ -226,3 +226,27 @@ def test_a_form_with_only_a_draft_is_for_form_managers_and_has_nothing_to_export
         answer = client.get(f"{BASE}/village_check{export}", headers=manager)
         assert (answer.status_code, answer.json["code"]) == (404, 404.1), export
         assert "no published version" in answer.json["message"]
+
+
+def test_a_body_that_is_no_spreadsheet_is_a_400_15_in_words(client, manager, services) -> None:  # noqa: ANN001
+    refused = create(client, manager, b"PK\x03\x04 this is not a workbook")
+    assert (refused.status_code, refused.json["code"]) == (400, 400.15)
+    assert "not a ZIP archive" in refused.json["message"]
+    as_xml = create(client, manager, b"\x00\x01 neither XML", "application/xml")
+    assert (as_xml.status_code, as_xml.json["code"]) == (400, 400.15)
+    assert counts(services) == (0, 0, 0)
+
+
+def test_a_body_past_the_upload_limit_is_a_413_and_leaves_nothing(services, project, manager, tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    from server.app import create_app
+    from server.services import Services
+
+    small = Services(**{**services.__dict__, "settings": replace(services.settings, max_upload_bytes=4096)})
+    client = create_app(services=small).test_client()
+    body = workbook(survey=[*SURVEY, *[["text", f"q{i}", "Q" * 200, "", ""] for i in range(60)]])
+    assert len(body) > 4096
+    refused = create(client, manager, body)
+    assert refused.status_code == 413
+    assert counts(services) == (0, 0, 0)

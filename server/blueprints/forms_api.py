@@ -70,7 +70,14 @@ def create(project_id: int) -> Response:
     with spooled_body() as path:
         compiled, sheet = _compile(project_id, path)
         form = drafts.create_form(
-            session, services().store, project, compiled, sheet, publish=_truthy("publish"), user_id=actor.user_id
+            session,
+            services().store,
+            project,
+            compiled,
+            sheet,
+            publish=_truthy("publish"),
+            user_id=actor.user_id,
+            tmp_dir=services().settings.tmp_dir,
         )
     session.commit()
     session.refresh(form)
@@ -170,7 +177,9 @@ def publish(project_id: int, xml_form_id: str) -> Response:
     session = db()
     form = get_form(session, project_id, xml_form_id)
     version = request.args.get("version") or None
-    drafts.publish_draft(session, services().store, form, version=version, user_id=actor.user_id)
+    drafts.publish_draft(
+        session, services().store, form, version=version, user_id=actor.user_id, tmp_dir=services().settings.tmp_dir
+    )
     session.commit()
     return _success()
 

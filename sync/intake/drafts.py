@@ -74,6 +74,7 @@ def create_form(
     *,
     publish: bool = False,
     user_id: int | None = None,
+    tmp_dir: Path | None = None,
 ) -> Form:
     """A new form holding ``compiled`` as its draft (Central's ``POST /forms``); 409.3 if the id is taken."""
     if session.scalar(select(Form).where(Form.project_id == project.id, Form.xml_form_id == compiled.form_id)):
@@ -85,7 +86,7 @@ def create_form(
     session.flush()
     _new_draft(session, store, form, compiled, spreadsheet, user_id=user_id)
     if publish:
-        publish_draft(session, store, form, user_id=user_id)
+        publish_draft(session, store, form, user_id=user_id, tmp_dir=tmp_dir)
     return form
 
 
@@ -158,9 +159,19 @@ def put_draft_attachment(
 
 
 def publish_draft(
-    session: Session, store: BlobStore, form: Form, *, version: str | None = None, user_id: int | None = None
+    session: Session,
+    store: BlobStore,
+    form: Form,
+    *,
+    version: str | None = None,
+    user_id: int | None = None,
+    tmp_dir: Path | None = None,
 ) -> FormVersion:
-    """Publish the draft (optionally under a new ``version``, written into its XML as Central does)."""
+    """Publish the draft (optionally under a new ``version``, written into its XML as Central does).
+
+    With ``tmp_dir``, the draft's spreadsheet is checked again against its uploaded CSVs first
+    (sync.intake.form_upload.check_draft_media).
+    """
     draft = get_draft(session, form)
     if version is not None and version != draft.version:
         _set_version(draft, version)
@@ -170,6 +181,10 @@ def publish_draft(
             f"Required parameter media file(s) {', '.join(missing)} missing: upload them to the draft "
             f"(POST .../draft/attachments/<name>) before publishing."
         )
+    if tmp_dir is not None:
+        from sync.intake.form_upload import check_draft_media
+
+        check_draft_media(store, draft, tmp_dir)
     media = [
         MediaFile(a.name, a.content_type, a.sha256, a.md5, a.size) for a in draft.attachments if a.dataset is None
     ]

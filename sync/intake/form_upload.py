@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.build import CompiledForm, FormBuildError, compile_xlsform
-from sync.db.models import Form, FormVersion
+from media.store import BlobStore, blob_key
+from sync.db.models import Form, FormDraft, FormVersion
 from sync.errors import BadRequest
-from sync.intake.form_checks import check_form
+from sync.intake.form_checks import check_form, csv_header
 from sync.intake.form_problems import invalid, warned
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -102,3 +103,37 @@ def _with_entity_lists(compiled: CompiledForm, lists: set[str]) -> CompiledForm:
         media=tuple(name for name in compiled.media if stems.get(name) not in read),
         entity_lists=compiled.entity_lists + tuple(s for s in read if s not in compiled.entity_lists),
     )
+
+
+def check_draft_media(store: BlobStore, draft: FormDraft, tmp_dir: Path) -> None:
+    """Our checks again once the draft's media are uploaded: every column a lookup names must be in its CSV.
+
+    At upload time the CSVs are not there yet; at publish they are, so the spreadsheet the draft came
+    from is read again with them (400.15 with the rows, as on upload). An XForm upload has no sheet.
+    """
+    if draft.source_sha256 is None or draft.source_type not in SPREADSHEETS:
+        return
+    headers = {a.name: a.sha256 for a in draft.attachments if a.sha256 is not None and a.name.endswith(".csv")}
+
+    def columns(name: str) -> tuple[str, ...] | None:
+        sha256 = headers.get(name)
+        if sha256 is None:
+            return None
+        with store.open(blob_key(sha256)) as handle:
+            return csv_header(handle.read(65536))
+
+    with tempfile.TemporaryDirectory(prefix="qingling-draft-", dir=tmp_dir) as folder:
+        source = Path(folder) / (draft.source_name or f"form{SPREADSHEETS[draft.source_type]}")
+        with store.open(blob_key(draft.source_sha256)) as handle, source.open("wb") as out:
+            shutil.copyfileobj(handle, out)
+        try:
+            compiled = compile_xlsform(source, validate=False)
+            lists = tuple(a.dataset for a in draft.attachments if a.dataset is not None)
+            compiled = dataclasses.replace(
+                compiled,
+                media=tuple(n for n in compiled.media if n[: -len(".csv")] not in lists),
+                entity_lists=lists,
+            )
+            check_form(compiled, columns)
+        except FormBuildError as exc:
+            raise invalid(exc) from exc

@@ -250,3 +250,40 @@ def test_a_body_past_the_upload_limit_is_a_413_and_leaves_nothing(services, proj
     refused = create(client, manager, body)
     assert refused.status_code == 413
     assert counts(services) == (0, 0, 0)
+
+
+def test_the_previous_version_keeps_accepting_submissions(client, manager, collect, services) -> None:  # noqa: ANN001
+    from tests.collect import instance_xml, submission_body
+
+    published(client, manager)
+    assert client.post(f"{BASE}/village_check/draft", headers=manager).status_code == 200
+    assert client.post(f"{BASE}/village_check/draft/publish?version=2026120202", headers=manager).status_code == 200
+    old = instance_xml("village_check", "2026120201", "uuid:from-an-old-phone", {"head": "张三"})
+    assert collect.post(submission_body(old)).status_code == 201
+    new = instance_xml("village_check", "2026120202", "uuid:from-an-updated-phone", {"head": "李四"})
+    assert collect.post(submission_body(new)).status_code == 201
+    listed = client.get(f"{BASE}/village_check/submissions", headers=manager).json
+    assert sorted(s["instanceId"] for s in listed) == ["uuid:from-an-old-phone", "uuid:from-an-updated-phone"]
+
+
+def test_a_lookup_of_a_column_the_uploaded_csv_lacks_is_refused_at_publish(client, manager, collect) -> None:  # noqa: ANN001
+    book = workbook(
+        survey=[
+            [*SURVEY[0], "calculation"],
+            *[[*row, ""] for row in SURVEY[1:]],
+            ["calculate", "district", "", "", "", "instance('villages')/root/item[name=${village}]/district"],
+        ]
+    )
+    assert create(client, manager, book).status_code == 200  # the CSV is not there yet: nothing to compare
+    assert upload(client, manager, "village_check", "villages.csv", VILLAGES_CSV).status_code == 200
+    refused = client.post(f"{BASE}/village_check/draft/publish", headers=manager)
+    assert (refused.status_code, refused.json["code"]) == (400, 400.15)
+    (problem,) = refused.json["details"]["problems"]
+    assert (problem["sheet"], problem["row"], problem["column"], problem["question"]) == (
+        "survey", 6, "calculation", "district",
+    )
+    assert "villages.csv has no column 'district'" in problem["message"]
+    with_district = b"name,label,district\n150102001001,A,east\n"
+    assert upload(client, manager, "village_check", "villages.csv", with_district).status_code == 200
+    assert client.post(f"{BASE}/village_check/draft/publish", headers=manager).status_code == 200
+    assert form_list(collect)["village_check"]["version"] == "2026120201"

@@ -287,3 +287,19 @@ def test_a_lookup_of_a_column_the_uploaded_csv_lacks_is_refused_at_publish(clien
     assert upload(client, manager, "village_check", "villages.csv", with_district).status_code == 200
     assert client.post(f"{BASE}/village_check/draft/publish", headers=manager).status_code == 200
     assert form_list(collect)["village_check"]["version"] == "2026120201"
+
+
+def test_a_draft_summary_says_what_will_go_out(client, manager, services) -> None:  # noqa: ANN001
+    from sync.db.models import Form as FormRow
+    from sync.intake.draft_summary import summarize
+
+    assert create(client, manager, workbook()).status_code == 200
+    with services.sessions() as session:
+        form = session.scalar(select(FormRow))
+        summary = summarize(form, form.draft)
+        assert (summary.form_id, summary.version, summary.title) == ("village_check", "2026120201", "Village check")
+        assert summary.questions == 4 and summary.missing_media == ("villages.csv",) and not summary.ready
+    assert upload(client, manager, "village_check", "villages.csv", VILLAGES_CSV).status_code == 200
+    with services.sessions() as session:
+        form = session.scalar(select(FormRow))
+        assert summarize(form, form.draft).ready

@@ -15,10 +15,16 @@ from flask import Blueprint, Response, g, request
 from server import downloads, envelopes
 from server.auth import Actor
 from server.context import db, services
-from server.openrosa import XML_TYPE, openrosa_headers, openrosa_message, xml_document
+from server.openrosa import (
+    XML_TYPE,
+    openrosa_headers,
+    openrosa_message,
+    require_openrosa_version,
+    xml_document,
+)
 from server.public_url import request_root
 from sync.db.models import Form, FormDraft
-from sync.errors import MissingHeader, Problem
+from sync.errors import Problem
 from sync.intake.draft_submissions import ReceivedFile, draft_for_token, receive_test_submission
 from sync.intake.drafts import draft_attachment
 
@@ -46,11 +52,7 @@ def pull_token(_endpoint: str | None, values: dict | None) -> None:
 def check_openrosa_header() -> None:
     if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in PLAIN_DOWNLOADS:
         return
-    if request.headers.get("X-OpenRosa-Version") != "1.0":
-        raise MissingHeader(
-            "An expected header field (X-OpenRosa-Version) did not match the expected format "
-            f"(got: {request.headers.get('X-OpenRosa-Version', 'missing')})."
-        )
+    require_openrosa_version()
 
 
 @bp.after_request

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from forms.problems import FormProblem
+
 # pyxform: "[row : 12] On the 'survey' sheet, the 'name' value 'x' is invalid. ..."
 _PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
 _PYXFORM_SHEET = re.compile(r"On the '([^']+)' sheet,?\s*", re.IGNORECASE)
@@ -74,13 +76,32 @@ class FormBuildError(Exception):
 
     ``str()`` is the whole sentence for the designer, e.g.
     "house_appraisal.xlsx, sheet 'survey', row 12 (field 'grade_calc', column 'calculation'): ...".
-    The parts are kept as attributes so callers (CLI, admin screen) can show them separately.
+    The parts are kept as attributes so callers (CLI, admin screen) can show them separately, and
+    ``problems`` lists every place involved (both rows of a duplicate name, every node of a calculation
+    loop) as :class:`forms.problems.FormProblem`, the first being the one the sentence names.
     """
 
-    def __init__(self, source: Path | None, message: str, location: Location | None = None) -> None:
+    def __init__(
+        self,
+        source: Path | None,
+        message: str,
+        location: Location | None = None,
+        *,
+        also: tuple[FormProblem, ...] = (),
+        warnings: tuple[FormProblem, ...] = (),
+    ) -> None:
         self.source = source
         self.message = message.strip()
         self.location = location
+        first = FormProblem(
+            self.message,
+            "error",
+            location.sheet if location else None,
+            location.row if location else None,
+            location.column if location else None,
+            location.field if location else None,
+        )
+        self.problems: tuple[FormProblem, ...] = (first, *also, *warnings)
         super().__init__(self._sentence())
 
     @property
@@ -222,8 +243,14 @@ def name_first_used(source: Path, message: str, row: int | None) -> str:
     pyxform names only the second row; the designer has to find the first among hundreds. Names must
     be unique within their group or repeat, so the earlier row is searched in the same group.
     """
+    first = first_use(source, message, row)
+    return message if first is None else f"{message.rstrip()} It is first used in row {first}."
+
+
+def first_use(source: Path, message: str, row: int | None) -> int | None:
+    """The earlier row of a name pyxform refused as a duplicate in ``row`` (None: not a duplicate)."""
     if row is None or not _DUPLICATE_NAME.search(message):
-        return message
+        return None
     groups: list[int] = []  # rows of the groups and repeats open at each row
     seen: dict[tuple[tuple[int, ...], str], int] = {}
     for index, cells in survey_sheet(source):
@@ -235,13 +262,30 @@ def name_first_used(source: Path, message: str, row: int | None) -> str:
             continue
         key = (tuple(groups), name)
         if index == row:
-            first = seen.get(key)
-            return message if first is None else f"{message.rstrip()} It is first used in row {first}."
+            return seen.get(key)
         if name:
             seen.setdefault(key, index)
         if kind in _OPENS:
             groups.append(index)
-    return message
+    return None
+
+
+def duplicate_name(message: str) -> str | None:
+    """The name of pyxform's duplicate-name message, or None for any other message."""
+    match = re.search(r"the 'name' value '([^']*)' is invalid\. Questions, groups, and repeats", message, re.I)
+    return match.group(1) if match else None
+
+
+def warning_problem(text: str, rows: dict[str, int]) -> FormProblem:
+    """A pyxform or ODK Validate warning on its row: pyxform's "[row : N]", else the question it names."""
+    location, message = pyxform_location(text)
+    message = " ".join(message.split())
+    if location is not None:
+        return FormProblem(message, "warning", location.sheet, location.row, location.column)
+    named = re.search(r"(?:element|question|field) named '([^']+)'", message) or re.search(r"\$\{(\w+)\}", message)
+    if named and named.group(1) in rows:
+        return FormProblem(message, "warning", "survey", rows[named.group(1)], None, named.group(1))
+    return FormProblem(message, "warning")
 
 
 def row_with_filter(source: Path, predicate: str, root: str | None) -> tuple[int, str] | None:

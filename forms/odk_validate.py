@@ -8,6 +8,7 @@ error that unambiguously belongs to it.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,8 +24,10 @@ from forms.diagnostics import (
     readable_paths,
     row_with_filter,
     survey_rows,
+    survey_sheet,
     validate_field,
 )
+from forms.problems import FormProblem
 
 VALIDATE_JAR = Path(ODK_VALIDATE_PATH)
 TIMEOUT_SECONDS = 120
@@ -90,8 +93,42 @@ def validate_error(stderr: str, xml: bytes, source: Path | None) -> FormBuildErr
         return FormBuildError(source, message, Location("survey", row, "choice_filter", field or None))
     if field is None or field == root:
         return FormBuildError(source, message)
-    row = survey_rows(source).get(field) if source is not None else None
-    return FormBuildError(source, message, Location(sheet="survey", row=row, column=column, field=field))
+    rows = survey_rows(source) if source is not None else {}
+    sheet = "survey" if rows else None
+    row = rows.get(field)
+    loop = _loop_nodes(stderr)
+    if loop:
+        # JavaRosa lists every node of the loop; each is a row the designer may have to change.
+        cells = dict(survey_sheet(source)) if rows else {}
+        places = [(name, rows.get(name), _expression_column(cells.get(rows.get(name) or 0, {}))) for name in loop]
+        column = places[0][2] if places[0][0] == field else column
+        error = FormBuildError(source, message, Location(sheet=sheet or "survey", row=row, column=column, field=field))
+        error.problems = tuple(
+            FormProblem(f"{message.splitlines()[0]} ${{{name}}} is part of the loop.", "error", sheet, at, col, name)
+            for name, at, col in places
+        )
+        return error
+    return FormBuildError(source, message, Location(sheet=sheet or "survey", row=row, column=column, field=field))
+
+
+def _loop_nodes(stderr: str) -> list[str]:
+    """The question names JavaRosa lists after "involved in the loop:", in its order."""
+    if "Cycle detected" not in stderr:
+        return []
+    names: list[str] = []
+    for line in stderr.split("involved in the loop", 1)[-1].splitlines()[1:]:
+        path = line.strip()
+        if not path.startswith("/"):
+            break
+        name = re.sub(r"\[\d+\]", "", path.rstrip("/").split("/")[-1])
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _expression_column(cells: dict[str, str]) -> str | None:
+    """Where a looping question's expression is written: its calculation, else its relevance."""
+    return next((column for column in ("calculation", "relevant", "default") if cells.get(column)), None)
 
 
 def _instance_root(xml: bytes) -> str | None:

@@ -39,7 +39,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from server.blueprints import (
         api,
         app_users,
+        draft_test,
         exports,
+        forms_api,
         ledger,
         odata,
         openrosa,
@@ -51,7 +53,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
     app.register_blueprint(openrosa.bp, url_prefix="/v1/key/<token>", name="openrosa_key")
     app.register_blueprint(openrosa.bp, url_prefix="/v1", name="openrosa")
+    app.register_blueprint(draft_test.bp, url_prefix="/v1/test/<token>")
     app.register_blueprint(api.bp, url_prefix="/v1")
+    app.register_blueprint(forms_api.bp, url_prefix="/v1")
     app.register_blueprint(exports.bp, url_prefix="/v1")
     app.register_blueprint(odata.bp, url_prefix="/v1")
     app.register_blueprint(registry.bp, url_prefix="/v1")

@@ -8,12 +8,16 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from server.config import Settings, SettingsError, load_settings
 from server.services import DataFolderMissing, Services, build_services
 from sync.access.roles import ROLES
+
+if TYPE_CHECKING:
+    from forms.build import FormBuildError
 
 
 def _services(*, create: bool = False, **overrides: object) -> Services:
@@ -133,19 +137,21 @@ def forms() -> None:
 def forms_build(paths: tuple[Path, ...]) -> None:
     """Compile XLSForms with pyxform and check them with ODK Validate (default: every form in forms/sources)."""
     from forms.build import FormBuildError, compile_xlsform, find_sources
+    from sync.intake.form_checks import check_form, folder_columns
 
     sources = list(paths) or find_sources()
     failed = 0
     for source in sources:
         try:
             compiled = compile_xlsform(source)
+            check_form(compiled, folder_columns(source.parent))
         except FormBuildError as exc:
             failed += 1
-            click.secho(f"REFUSED {exc}", fg="red", err=True)
+            _echo_refused(exc)
             continue
         click.secho(f"ok      {source.name}: {compiled.form_id} version {compiled.version}", fg="green")
-        for warning in compiled.warnings:
-            click.secho(f"        warning: {warning}", fg="yellow")
+        for warning in compiled.problems:
+            click.secho(f"        warning: {warning.sentence()}", fg="yellow")
     if failed:
         raise click.ClickException(f"{failed} form(s) refused")
 
@@ -167,10 +173,21 @@ def forms_publish(paths: tuple[Path, ...], project_id: int | None) -> None:
         try:
             with transaction(services.sessions) as session:
                 result = publish_source(session, services.store, project, path)
-        except (FormBuildError, Problem) as exc:
+        except FormBuildError as exc:
+            _echo_refused(exc)
+            raise click.ClickException(str(exc)) from exc
+        except Problem as exc:
             raise click.ClickException(str(exc)) from exc
         state = "published" if result.created else "already published, unchanged:"
         click.echo(f"{state} {result.form.xml_form_id} version {result.version.version}")
+
+
+def _echo_refused(exc: FormBuildError) -> None:
+    """Today's sentence, then every other row involved (the first use of a duplicate, a loop's nodes)."""
+    click.secho(f"REFUSED {exc}", fg="red", err=True)
+    for problem in exc.problems[1:]:
+        label = "also" if problem.kind == "error" else "warning"
+        click.secho(f"        {label}: {problem.sentence()}", fg="red" if label == "also" else "yellow", err=True)
 
 
 @forms.command("state")

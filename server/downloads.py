@@ -19,7 +19,7 @@ from media.images import displayable_type
 from media.store import blob_key
 from server.context import services
 from server.security_headers import as_stored_file
-from sync.db.models import FormAttachment
+from sync.db.models import FormAttachment, FormDraftAttachment
 from sync.registry.entities import entity_list, entity_list_hash
 
 CHUNK = 256 * 1024
@@ -27,17 +27,25 @@ SNIFF_BYTES = 1024 * 1024  # enough for a JPEG's markers before its image data, 
 
 
 def manifest_entry(
-    session: Session, attachment: FormAttachment, base: str, xml_form_id: str, area: str | None = None
+    session: Session,
+    attachment: FormAttachment | FormDraftAttachment,
+    base: str,
+    xml_form_id: str,
+    area: str | None = None,
+    *,
+    project_id: int | None = None,
+    media_path: str = "attachments",
 ) -> dict | None:
     """One ``<mediaFile>``: md5 of the exact bytes served, so phones refresh only what changed (docs/protocol.md §5).
 
     An entity list is generated from the registry, for the phone's area when it has one; its hash is a
     version token that changes whenever a household of that list does (docs/protocol.md §6), sent again as the
-    CSV's ETag.
+    CSV's ETag. A draft's media (``project_id`` given, ``media_path`` ``draft/attachments``) are listed the
+    same way under the test phone's URL.
     """
-    url = f"{base}/forms/{quote(xml_form_id, safe='')}/attachments/{quote(attachment.name, safe='')}"
+    url = f"{base}/forms/{quote(xml_form_id, safe='')}/{media_path}/{quote(attachment.name, safe='')}"
     if attachment.dataset is not None:
-        project_id = attachment.form_version.form.project_id
+        project_id = project_id if project_id is not None else attachment.form_version.form.project_id
         token = entity_list_hash(session, project_id, area)
         return {"name": attachment.name, "hash": token, "download_url": url, "type": "entityList"}
     if attachment.sha256 is None or attachment.md5 is None:
@@ -45,9 +53,15 @@ def manifest_entry(
     return {"name": attachment.name, "hash": attachment.md5, "download_url": url}
 
 
-def form_media_response(session: Session, attachment: FormAttachment, area: str | None = None) -> Response:
+def form_media_response(
+    session: Session,
+    attachment: FormAttachment | FormDraftAttachment,
+    area: str | None = None,
+    *,
+    project_id: int | None = None,
+) -> Response:
     if attachment.dataset is not None:
-        project_id = attachment.form_version.form.project_id
+        project_id = project_id if project_id is not None else attachment.form_version.form.project_id
         token = entity_list_hash(session, project_id, area)
         if token in request.if_none_match:
             response = Response(status=304)

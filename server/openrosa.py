@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template
+from flask import Response, render_template, request
 from werkzeug.http import http_date
 
 from server.context import services
 from server.safe_text import printable
+from sync.errors import MissingHeader
 
 XML_TYPE = "text/xml; charset=utf-8"
 
@@ -28,3 +29,12 @@ def openrosa_message(message: str, status: int, nature: str = "") -> Response:
 
 def xml_document(template: str, **context: object) -> Response:
     return openrosa_headers(Response(render_template(template, **context), content_type=XML_TYPE))
+
+
+def require_openrosa_version() -> None:
+    """Central refuses an OpenRosa request without ``X-OpenRosa-Version: 1.0`` (docs/protocol.md §9)."""
+    if request.headers.get("X-OpenRosa-Version") != "1.0":
+        raise MissingHeader(
+            "An expected header field (X-OpenRosa-Version) did not match the expected format "
+            f"(got: {request.headers.get('X-OpenRosa-Version', 'missing')})."
+        )

@@ -149,3 +149,20 @@ class StateConflict(Problem):
 
     code = "409.20"
     default_message = "The item is not in a state that allows this."
+
+
+class FormInvalid(Problem):
+    """Central's "XLSForm not valid"; ``details.problems`` lists each error on its row (forms/problems.py)."""
+
+    code = "400.15"
+    default_message = "The given XLSForm file was not valid. Please see the error details for more information."
+
+
+class FormWarnings(Problem):
+    """Central's "valid, but with warnings": resubmit with ``?ignoreWarnings=true`` to accept them."""
+
+    code = "400.16"
+    default_message = (
+        "The Form is valid, but with warnings. Please check the warnings and if they are acceptable resubmit "
+        "with ?ignoreWarnings=true"
+    )

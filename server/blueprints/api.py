@@ -12,8 +12,9 @@ from server.openrosa import XML_TYPE
 from server.schemas.api import AttachmentSchema, FormSchema, ProjectSchema, SubmissionSchema
 from server.schemas.registry import ReviewSchema
 from server.security_headers import as_stored_file
+from sync.access.roles import PERMISSIONS
 from sync.errors import InvalidParameter, NotFound
-from sync.intake.forms import get_form, project_forms
+from sync.intake.forms import get_form, visible_forms
 from sync.intake.projects import get_project, list_projects
 from sync.intake.submissions import count_submissions, get_attachment, get_submission, list_submissions
 from sync.numbers import MAX_DB_INTEGER, whole_number
@@ -40,14 +41,18 @@ def project(project_id: int) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms")
 def forms(project_id: int) -> Response:
-    require("submission.read", project_id, None)
-    return jsonify(FormSchema(many=True).dump(project_forms(db(), project_id)))
+    actor = require("submission.read", project_id, None)
+    drafts = "form.manage" in PERMISSIONS.get(actor.role, frozenset())
+    return jsonify(FormSchema(many=True).dump(visible_forms(db(), project_id, drafts=drafts)))
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>")
 def form(project_id: int, xml_form_id: str) -> Response:
     require("submission.read", project_id, None)
-    return jsonify(FormSchema().dump(get_form(db(), project_id, xml_form_id)))
+    found = get_form(db(), project_id, xml_form_id)
+    if found.current_version_id is None:
+        require("form.manage", project_id, None)  # a form with only a draft, as in Central
+    return jsonify(FormSchema().dump(found))
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions")

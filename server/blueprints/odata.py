@@ -18,7 +18,7 @@ from server.scope import export_area
 from sync.errors import NotFound
 from sync.exports import odata
 from sync.exports.source import build_query
-from sync.intake.forms import get_form
+from sync.intake.forms import published_form
 
 bp = Blueprint("odata", __name__)
 _ENTITY = re.compile(r"^Submissions\('(?P<id>[^']+)'\)(?:/(?P<nav>.+))?$")
@@ -40,7 +40,7 @@ def _prepare(project_id: int, xml_form_id: str):  # noqa: ANN202
     area = export_area(actor, params.pop("area", None))
     odata.check_options(params)
     session = db()
-    form = get_form(session, project_id, xml_form_id)
+    form = published_form(session, project_id, xml_form_id)
     query = build_query(session, form, filter_text=params.get("$filter"), area=area)
     return query, params
 

@@ -13,9 +13,14 @@ from flask import Blueprint, Response, g, request
 from server import downloads, envelopes
 from server.auth import require
 from server.context import close_db, db, services, wake_worker
-from server.openrosa import XML_TYPE, openrosa_headers, openrosa_message, xml_document
+from server.openrosa import (
+    XML_TYPE,
+    openrosa_headers,
+    openrosa_message,
+    require_openrosa_version,
+    xml_document,
+)
 from server.public_url import request_root
-from sync.errors import MissingHeader
 from sync.intake import ingest
 from sync.intake.forms import current_form, form_attachment, listed_forms
 
@@ -32,11 +37,7 @@ def check_openrosa_header() -> None:
     # Form XML and media are plain downloads (Central does not demand the header there; docs/protocol.md §5.2).
     if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in ("form_xml", "form_media"):
         return
-    if request.headers.get("X-OpenRosa-Version") != "1.0":
-        raise MissingHeader(
-            "An expected header field (X-OpenRosa-Version) did not match the expected format "
-            f"(got: {request.headers.get('X-OpenRosa-Version', 'missing')})."
-        )
+    require_openrosa_version()
 
 
 @bp.after_request

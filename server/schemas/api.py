@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from marshmallow import Schema, fields
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 
 class SubmissionVersionSchema(Schema):
@@ -39,26 +39,112 @@ class AttachmentSchema(Schema):
 
 
 class FormSchema(Schema):
-    """A form as Central describes it; fields Qingling has no value for are null (no Enketo, no encryption,
-    no drafts, no record of when a form's state last changed)."""
+    """A form as Central describes it: its published version, else its draft (a form created through the API
+    and not yet published). Fields Qingling has no value for are null (no Enketo, no encryption, no record
+    of when a form's state last changed)."""
 
-    projectId = fields.Integer(attribute="project_id")
-    xmlFormId = fields.String(attribute="xml_form_id")
-    state = fields.String()
+    projectId = fields.Method("project_id")
+    xmlFormId = fields.Method("xml_form_id")
+    state = fields.Method("get_state")
     enketoId = fields.Constant(None)
     enketoOnceId = fields.Constant(None)
-    name = fields.Function(lambda form: form.current_version.title if form.current_version else None)
-    version = fields.Function(lambda form: form.current_version.version if form.current_version else None)
-    hash = fields.Function(lambda form: form.current_version.md5 if form.current_version else None)
-    sha = fields.Function(lambda form: _sha1(form.current_version.xml) if form.current_version else None)
-    sha256 = fields.Function(lambda form: form.current_version.sha256 if form.current_version else None)
+    name = fields.Method("title")
+    version = fields.Method("get_version")
+    hash = fields.Method("md5")
+    sha = fields.Method("sha1")
+    sha256 = fields.Method("get_sha256")
     keyId = fields.Constant(None)
-    draftToken = fields.Constant(None)
-    createdAt = fields.Function(lambda form: iso_time(form.created_at))
+    draftToken = fields.Method("draft_token")
+    createdAt = fields.Method("created_at")
     updatedAt = fields.Constant(None)
-    publishedAt = fields.Function(
-        lambda form: iso_time(form.current_version.published_at) if form.current_version else None
-    )
+    publishedAt = fields.Method("published_at")
+
+    def form(self, obj):  # noqa: ANN001, ANN201
+        return obj
+
+    def definition(self, obj):  # noqa: ANN001, ANN201 - a FormVersion or a FormDraft
+        form = self.form(obj)
+        return form.current_version or form.draft
+
+    def project_id(self, obj) -> int:  # noqa: ANN001
+        return self.form(obj).project_id
+
+    def xml_form_id(self, obj) -> str:  # noqa: ANN001
+        return self.form(obj).xml_form_id
+
+    def get_state(self, obj) -> str:  # noqa: ANN001
+        return self.form(obj).state
+
+    def created_at(self, obj) -> str | None:  # noqa: ANN001
+        return iso_time(self.form(obj).created_at)
+
+    def title(self, obj) -> str | None:  # noqa: ANN001
+        found = self.definition(obj)
+        return found.title if found else None
+
+    def get_version(self, obj) -> str | None:  # noqa: ANN001
+        found = self.definition(obj)
+        return found.version if found else None
+
+    def md5(self, obj) -> str | None:  # noqa: ANN001
+        found = self.definition(obj)
+        return found.md5 if found else None
+
+    def sha1(self, obj) -> str | None:  # noqa: ANN001
+        found = self.definition(obj)
+        return _sha1(found.xml) if found else None
+
+    def get_sha256(self, obj) -> str | None:  # noqa: ANN001
+        found = self.definition(obj)
+        return found.sha256 if found else None
+
+    def draft_token(self, obj) -> str | None:  # noqa: ANN001
+        """Only ``GET .../draft`` shows the token: it is a test phone's credential."""
+        return None
+
+    def published_at(self, obj) -> str | None:  # noqa: ANN001
+        return iso_time(getattr(self.definition(obj), "published_at", None))
+
+
+class DraftFormSchema(FormSchema):
+    """``GET .../forms/<id>/draft``: the draft, with the token a test phone uses."""
+
+    def definition(self, obj):  # noqa: ANN001, ANN201
+        return obj.draft
+
+    def draft_token(self, obj) -> str | None:  # noqa: ANN001
+        return obj.draft.draft_token if obj.draft else None
+
+
+class VersionFormSchema(FormSchema):
+    """``GET .../forms/<id>/versions``: ``(Form, FormVersion)`` pairs, newest first."""
+
+    def form(self, obj):  # noqa: ANN001, ANN201
+        return obj[0]
+
+    def definition(self, obj):  # noqa: ANN001, ANN201
+        return obj[1]
+
+
+class DraftAttachmentSchema(Schema):
+    """Central's form attachment: ``exists`` once its bytes are uploaded (entity lists always exist)."""
+
+    name = fields.String()
+    type = fields.Function(lambda a: "file")
+    exists = fields.Function(lambda a: a.sha256 is not None or a.dataset is not None)
+    blobExists = fields.Function(lambda a: a.sha256 is not None)
+    datasetExists = fields.Function(lambda a: a.dataset is not None)
+    hash = fields.Function(lambda a: a.md5)
+    updatedAt = fields.Function(lambda a: iso_time(getattr(a, "updated_at", None)))
+
+
+class FormStateSchema(Schema):
+    """The body of ``PATCH .../forms/<id>``; Central's other fields (name, ...) are accepted and ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    state = fields.String(validate=validate.OneOf(("open", "closing", "closed")))
 
 
 class ProjectSchema(Schema):

@@ -4,6 +4,8 @@ App users (phones) are not accounts: they may list, download and submit in their
 The ledger (docs/ledger.md): ``ledger.read`` sees items, ``ledger.assign`` records measures, done reports
 and close requests, ``ledger.approve`` approves another account's manual close, ``parameters.manage``
 uploads and applies parameter tables.
+``form.manage`` (upload, draft, publish, open or close a form: Central's ``form.create`` and
+``form.update``) belongs to the roles that run a survey, not to those who collect or review it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,21 @@ from __future__ import annotations
 _LEDGER = frozenset({"ledger.read", "ledger.assign", "ledger.approve"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"form.read", "submission.create", "submission.read", "submission.review", "registry.read", "admin",
-         "parameters.manage"}
+        {
+            "form.read",
+            "form.manage",
+            "submission.create",
+            "submission.read",
+            "submission.review",
+            "registry.read",
+            "admin",
+            "parameters.manage",
+        }
     )
     | _LEDGER,
-    "manager": frozenset({"form.read", "submission.create", "submission.read", "submission.review", "registry.read"})
+    "manager": frozenset(
+        {"form.read", "form.manage", "submission.create", "submission.read", "submission.review", "registry.read"}
+    )
     | _LEDGER,
     "supervisor": frozenset(
         {"form.read", "submission.create", "submission.read", "submission.review", "registry.read",

@@ -23,7 +23,7 @@ from sync.exports.source import ExportQuery, build_query, count_rows
 from sync.exports.tables import Options, file_names
 from sync.exports.typed import label_languages
 from sync.exports.xlsx import workbook
-from sync.intake.forms import get_form
+from sync.intake.forms import published_form
 from sync.oversight.audit import record
 
 FORMATS = {
@@ -66,7 +66,7 @@ def prepare(
 ) -> Prepared:
     """``kind``: ``csv-zip`` (``attachments`` decides media), ``csv``, ``xlsx`` (``labels``, ``codes``) or
     ``parquet`` (``table``)."""
-    form = get_form(session, project_id, xml_form_id)
+    form = published_form(session, project_id, xml_form_id)
     options = Options(
         group_paths=flag(params, "groupPaths", True),
         split_select_multiples=flag(params, "splitSelectMultiples", False),

@@ -54,59 +54,120 @@ def publish_form(
             f"{compiled.source.name}: the form uses media file(s) {', '.join(missing)} "
             f"but they were not found in {folders}"
         )
-    xml_sha256 = hashlib.sha256(compiled.xml).hexdigest()
     media = {name: _digest(media_files[name]) for name in compiled.media}
-
-    form = session.scalar(
-        select(Form).where(Form.project_id == project.id, Form.xml_form_id == compiled.form_id)
-    )
-    if form is None:
-        form = Form(project_id=project.id, xml_form_id=compiled.form_id)
-        session.add(form)
-        session.flush()
-    existing = session.scalar(
-        select(FormVersion).where(FormVersion.form_id == form.id, FormVersion.version == compiled.version)
-    )
+    form = find_or_add_form(session, project, compiled.form_id)
+    existing = published_version(session, form, compiled.version)
     if existing is not None:
-        stored_media = {a.name: a.sha256 for a in existing.attachments if a.dataset is None}
-        new_media = {name: digest[0] for name, digest in media.items()}
-        changed = ["the form definition"] if existing.sha256 != xml_sha256 else []
-        changed += sorted(n for n in stored_media.keys() | new_media.keys() if stored_media.get(n) != new_media.get(n))
+        changed = changes(existing, compiled.xml, {name: digest[0] for name, digest in media.items()})
         if not changed:
             return PublishResult(form, existing, created=False)
-        # Say what changed: a designer who only edited a CSV should not have to guess why the form is refused.
-        raise FormVersionConflict(
-            f"{compiled.source.name}: version {compiled.version!r} of form {compiled.form_id!r} is already "
-            f"published with different content ({', '.join(changed)} changed). Change the version in the "
-            "settings sheet and publish again."
-        )
+        raise version_conflict(compiled.source.name, compiled.form_id, compiled.version, changed)
+    for name, (sha256, _md5, _size) in media.items():
+        store.put_path(blob_key(sha256), media_files[name], content_type=_content_type(name))
+    files = [
+        MediaFile(name, _content_type(name), sha256, md5, size) for name, (sha256, md5, size) in media.items()
+    ]
+    version = add_version(
+        session,
+        form,
+        NewVersion(
+            version=compiled.version,
+            title=compiled.title,
+            xml=compiled.xml,
+            entity_dataset=compiled.entity_dataset,
+            source_name=compiled.source.name,
+            media=files,
+            entity_lists=compiled.entity_lists,
+        ),
+        user_id=user_id,
+    )
+    return PublishResult(form, version, created=True)
 
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A stored media file of a version (its blob is in the store), or an entity list (``dataset``)."""
+
+    name: str
+    content_type: str
+    sha256: str | None
+    md5: str | None
+    size: int | None
+    dataset: str | None = None
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    version: str
+    title: str
+    xml: bytes
+    entity_dataset: str | None
+    source_name: str | None
+    media: list[MediaFile]
+    entity_lists: tuple[str, ...] = ()
+    source_sha256: str | None = None  # the uploaded spreadsheet's blob
+    source_type: str | None = None
+
+
+def find_or_add_form(session: Session, project: Project, xml_form_id: str) -> Form:
+    form = session.scalar(select(Form).where(Form.project_id == project.id, Form.xml_form_id == xml_form_id))
+    if form is None:
+        form = Form(project_id=project.id, xml_form_id=xml_form_id)
+        session.add(form)
+        session.flush()
+    return form
+
+
+def published_version(session: Session, form: Form, version: str) -> FormVersion | None:
+    return session.scalar(select(FormVersion).where(FormVersion.form_id == form.id, FormVersion.version == version))
+
+
+def changes(existing: FormVersion, xml: bytes, media: dict[str, str | None]) -> list[str]:
+    """What differs between a published version and new content under the same version string."""
+    stored_media = {a.name: a.sha256 for a in existing.attachments if a.dataset is None}
+    changed = ["the form definition"] if existing.sha256 != hashlib.sha256(xml).hexdigest() else []
+    changed += sorted(n for n in stored_media.keys() | media.keys() if stored_media.get(n) != media.get(n))
+    return changed
+
+
+def version_conflict(source_name: str, form_id: str, version: str, changed: list[str]) -> FormVersionConflict:
+    # Say what changed: a designer who only edited a CSV should not have to guess why the form is refused.
+    return FormVersionConflict(
+        f"{source_name}: version {version!r} of form {form_id!r} is already published with different content "
+        f"({', '.join(changed)} changed). Change the version in the settings sheet and publish again."
+    )
+
+
+def add_version(session: Session, form: Form, new: NewVersion, *, user_id: int | None = None) -> FormVersion:
+    """Add ``new`` as the form's current version (its media blobs are already in the store)."""
     version = FormVersion(
         form_id=form.id,
-        version=compiled.version,
-        title=compiled.title,
-        xml=compiled.xml,
-        md5=hashlib.md5(compiled.xml).hexdigest(),
-        sha256=xml_sha256,
-        binary_paths=binary_paths(compiled.xml),
-        entity_dataset=compiled.entity_dataset,
-        source_name=compiled.source.name,
+        version=new.version,
+        title=new.title,
+        xml=new.xml,
+        md5=hashlib.md5(new.xml).hexdigest(),
+        sha256=hashlib.sha256(new.xml).hexdigest(),
+        binary_paths=binary_paths(new.xml),
+        entity_dataset=new.entity_dataset,
+        source_name=new.source_name,
+        source_sha256=new.source_sha256,
+        source_type=new.source_type,
     )
     session.add(version)
     session.flush()
-    for name, (sha256, md5, size) in media.items():
-        store.put_path(blob_key(sha256), media_files[name], content_type=_content_type(name))
+    for media in new.media:
         session.add(
             FormAttachment(
                 form_version_id=version.id,
-                name=name,
-                content_type=_content_type(name),
-                sha256=sha256,
-                md5=md5,
-                size=size,
+                name=media.name,
+                content_type=media.content_type,
+                sha256=media.sha256,
+                md5=media.md5,
+                size=media.size,
+                dataset=media.dataset,
             )
         )
-    for dataset in compiled.entity_lists:
+    for dataset in new.entity_lists:
         session.add(
             FormAttachment(
                 form_version_id=version.id, name=f"{dataset}.csv", content_type="text/csv", dataset=dataset
@@ -117,11 +178,11 @@ def publish_form(
     record(
         session,
         "form.publish",
-        subject=compiled.form_id,
-        details={"version": compiled.version, "md5": version.md5, "project_id": project.id},
+        subject=form.xml_form_id,
+        details={"version": new.version, "md5": version.md5, "project_id": form.project_id},
         user_id=user_id,
     )
-    return PublishResult(form, version, created=True)
+    return version
 
 
 def binary_paths(xml: bytes) -> list[str]:
@@ -147,6 +208,11 @@ def _digest(path: Path) -> tuple[str, str, int]:
     return digest.sha256, digest.md5, digest.size
 
 
+def content_type_of(name: str) -> str:
+    """The type a media file is stored with: from its name, as Central does when none is declared."""
+    return _content_type(name)
+
+
 def _content_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
@@ -165,8 +231,10 @@ def publish_source(
     would only slow the start: an identical published version is recognised by its hash first.
     """
     from forms.build import compile_xlsform, media_file
+    from sync.intake.form_checks import check_form, folder_columns
 
     compiled = compile_xlsform(source, validate=False)
+    check_form(compiled, folder_columns(source.parent))
     form = session.scalar(
         select(Form).where(Form.project_id == project.id, Form.xml_form_id == compiled.form_id)
     )

@@ -13,6 +13,7 @@ from sync.db.models.core import (
     SubmissionVersion,
     User,
 )
+from sync.db.models.drafts import DraftSubmission, FormDraft, FormDraftAttachment
 from sync.db.models.ledger import LedgerItem, LedgerMeasure, ParameterVersion
 from sync.db.models.photos import PhotoCheck, PhotoKey
 from sync.db.models.registry import (
@@ -30,9 +31,12 @@ __all__ = [
     "Audit",
     "BaselineRecord",
     "Base",
+    "DraftSubmission",
     "Flag",
     "Form",
     "FormAttachment",
+    "FormDraft",
+    "FormDraftAttachment",
     "FormVersion",
     "Household",
     "HousingAppraisal",

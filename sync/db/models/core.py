@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +17,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sync.db.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from sync.db.models.drafts import FormDraft
 
 
 class Project(Base):
@@ -43,6 +47,9 @@ class Form(Base):
     current_version: Mapped[FormVersion | None] = relationship(
         primaryjoin="foreign(Form.current_version_id) == FormVersion.id", viewonly=True
     )
+    draft: Mapped[FormDraft | None] = relationship(
+        primaryjoin="Form.id == foreign(FormDraft.form_id)", viewonly=True, uselist=False
+    )
 
 
 class FormVersion(Base):
@@ -61,6 +68,9 @@ class FormVersion(Base):
     binary_paths: Mapped[list] = mapped_column(default=list)
     entity_dataset: Mapped[str | None] = mapped_column(String(100), nullable=True)
     source_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The spreadsheet it was uploaded as (``GET .../forms/<id>.xlsx``), a blob; None from the CLI or XML.
+    source_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     attachments: Mapped[list[FormAttachment]] = relationship(

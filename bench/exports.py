@@ -53,8 +53,9 @@ def instance(index: int, version: str) -> tuple[str, bytes]:
     return instance_id, xml.encode()
 
 
-def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
-    """Migrate, publish, add the account and insert ``rows`` submissions in bulk."""
+def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool = True) -> None:
+    """Migrate, publish, add the account and insert ``rows`` submissions in bulk, each with the flattened
+    copy ingestion stores (``flat=False``: without, as versions stored before the copies existed)."""
     import hashlib
 
     from sqlalchemy import insert
@@ -65,6 +66,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
     from sync.access.accounts import create_user
     from sync.db.engine import transaction
     from sync.db.models import Submission, SubmissionVersion
+    from sync.exports.stored import flat_copy
     from sync.intake.publishing import publish_source
 
     settings = load_settings({}, data_dir=data_dir, database_url=database_url, publish_forms_on_start=False)
@@ -73,6 +75,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
     with transaction(services.sessions) as session:
         result = publish_source(session, services.store, project, form)
         form_id, version_id, version = result.form.id, result.version.id, result.version.version
+        form_xml = result.version.xml
         create_user(session, USER, PASSWORD, "viewer")
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batch = 5000
@@ -91,6 +94,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
                     "current": True,
                     "xml": xml,
                     "xml_sha256": hashlib.sha256(xml).hexdigest(),
+                    "flat": flat_copy(form_xml, xml, instance_id) if flat else None,  # as ingestion stores it
                     "device_id": "collect:bench",
                     "created_at": created,
                 }

@@ -117,11 +117,14 @@ class RowFormat:
         self.plain = [spec[0] for spec in self.specs] == list(range(len(leaves))) and all(
             part is None and choice is None for _slot, part, choice in self.specs
         )
+        # A row's leaf texts are followed by its groups' presence marks (`sync.exports.flatten`).
+        self.width = len(leaves) if any(child.kind == "structure" for child in table.node.children) else None
 
     def values(self, texts: list[str | None]) -> list[Any]:
         """The CSV fields of one row (None and "" both write as an empty field)."""
         if self.plain:
-            return texts  # csv writes None as an empty field
+            # csv writes None as an empty field
+            return texts if self.width is None else texts[: self.width]
         out: list[Any] = []
         for slot, part, choice in self.specs:
             text = texts[slot]

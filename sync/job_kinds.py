@@ -9,7 +9,8 @@ place that knows them all, so the flow between them reads here, one way:
 The photo checks follow normalization because most of them are measured against the household (its
 registered location, whether a reused photo belongs to another household), which only normalization
 knows. Ingestion queues "photos" itself only when a later request fills in a missing file of a
-submission it already has.
+submission it already has. "flatten" backfills the exports' stored rows of versions received before
+ingestion wrote them (sync/exports/stored.py); migration 0007 queues it once.
 """
 
 from __future__ import annotations

@@ -183,14 +183,19 @@ class FeedOptions:
     select: tuple[str, ...] | None = None
 
 
+def paging_number(params: Mapping[str, str], name: str) -> int | None:
+    """``$top`` or ``$skip``: absent, or a whole number (anything else is a 400)."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be a non-negative whole number.")
+    return int(raw)
+
+
 def feed_options(params: Mapping[str, str]) -> FeedOptions:
     def number(name: str) -> int | None:
-        raw = params.get(name)
-        if raw is None or raw == "":
-            return None
-        if not raw.isdigit():
-            raise BadRequest(f"{name} must be a non-negative whole number.")
-        return int(raw)
+        return paging_number(params, name)
 
     def boolean(name: str) -> bool:
         return (params.get(name) or "").lower() == "true"

@@ -10,7 +10,7 @@ The photo checks follow normalization because most of them are measured against 
 registered location, whether a reused photo belongs to another household), which only normalization
 knows. Ingestion queues "photos" itself only when a later request fills in a missing file of a
 submission it already has. "flatten" backfills the exports' stored rows of versions received before
-ingestion wrote them (sync/exports/stored.py); migration 0007 queues it once.
+ingestion wrote them (sync/exports/stored.py); migration 0011 queues it once.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sync.registry.normalize import run_normalize_job
 
 NORMALIZE = "normalize"
 PHOTOS = "photos"
-FLATTEN = "flatten"  # the exports' copies of versions stored before ingestion wrote them (migration 0007)
+FLATTEN = "flatten"  # the exports' copies of versions stored before ingestion wrote them (migration 0011)
 
 
 def job_kinds(photos: PhotoSettings) -> JobKinds:

@@ -112,7 +112,7 @@ def test_the_migration_queues_the_backfill_of_earlier_versions(client, services,
     from sync.db.migrate import downgrade, upgrade
 
     before = _contents(client, supervisor)
-    downgrade(services.engine, "0006")  # a database from before the copies, with its submissions
+    downgrade(services.engine, "0010")  # a database from before the copies, with its submissions
     upgrade(services.engine)
     assert _copies(services) == [None, None, None]
     with services.sessions() as session:

@@ -1,7 +1,7 @@
 """Store a flattened copy of each submission version for the exports, and queue the backfill
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 00:20:00.000000
 
 ``submission_versions.flat`` holds the rows of every export table of the version, written at ingestion
@@ -16,8 +16,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

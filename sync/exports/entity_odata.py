@@ -160,13 +160,14 @@ def metadata(dataset: str = DATASET) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def _statement(query: EntityQuery):  # noqa: ANN202 - a Select
-    statement = registered(None, query.project_id, query.area).where(*query.sql)  # type: ignore[arg-type]
+def _statement(session: Session, query: EntityQuery):  # noqa: ANN202 - a Select
+    """The entity listing's households (`registered`: the project, the area), filtered, newest first."""
+    statement = registered(session, query.project_id, query.area).where(*query.sql)
     return statement.order_by(None).order_by(Household.id.desc())
 
 
 def count(session: Session, query: EntityQuery) -> int:
-    statement = _statement(query).with_only_columns(Household.id).order_by(None)
+    statement = _statement(session, query).with_only_columns(Household.id).order_by(None)
     return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
 
 
@@ -174,7 +175,7 @@ def feed(engine: Engine, query: EntityQuery, base: str, params: Mapping[str, str
     """The ``Entities`` document, streamed a batch of households at a time; ``$top`` pages with a nextLink."""
     with read_snapshot(engine) as connection, Session(bind=connection) as session:
         total = count(session, query) if query.count else None
-        statement = _statement(query)
+        statement = _statement(session, query)
         if query.after is not None:
             statement = statement.where(Household.id < query.after)
         elif query.skip:

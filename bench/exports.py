@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -205,6 +206,7 @@ def run(database: str, databases: Databases, form: Path, rows: int, runs: int, *
         process.terminate()
         process.wait(timeout=30)
         databases.drop(database, name)
+        shutil.rmtree(folder, ignore_errors=True)  # the data folder: hundreds of MB at 10^5 rows
     return results
 
 

@@ -9,7 +9,9 @@ For each database and size, a fresh data folder is migrated, the form published 
 inserted directly in bulk (30 fields and 3 members each, as the load client fills them; no HTTP, to save
 time), then ``qingling serve`` is started as a process and each download is fetched ``--runs`` times over
 HTTP Basic: total seconds, seconds to the first byte, bytes, and the server's peak RSS (VmHWM) after the
-downloads. Only 127.0.0.1 and local database sockets are contacted.
+downloads, and the server's CPU seconds per download. ``--no-flat`` loads the versions without the
+flattened copies ingestion stores, as before them. Only 127.0.0.1 and local database sockets are
+contacted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -53,8 +56,9 @@ def instance(index: int, version: str) -> tuple[str, bytes]:
     return instance_id, xml.encode()
 
 
-def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
-    """Migrate, publish, add the account and insert ``rows`` submissions in bulk."""
+def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool = True) -> None:
+    """Migrate, publish, add the account and insert ``rows`` submissions in bulk, each with the flattened
+    copy ingestion stores (``flat=False``: without, as versions stored before the copies existed)."""
     import hashlib
 
     from sqlalchemy import insert
@@ -65,6 +69,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
     from sync.access.accounts import create_user
     from sync.db.engine import transaction
     from sync.db.models import Submission, SubmissionVersion
+    from sync.exports.stored import flat_copy
     from sync.intake.publishing import publish_source
 
     settings = load_settings({}, data_dir=data_dir, database_url=database_url, publish_forms_on_start=False)
@@ -73,6 +78,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
     with transaction(services.sessions) as session:
         result = publish_source(session, services.store, project, form)
         form_id, version_id, version = result.form.id, result.version.id, result.version.version
+        form_xml = result.version.xml
         create_user(session, USER, PASSWORD, "viewer")
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batch = 5000
@@ -91,6 +97,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int) -> None:
                     "current": True,
                     "xml": xml,
                     "xml_sha256": hashlib.sha256(xml).hexdigest(),
+                    "flat": flat_copy(form_xml, xml, instance_id) if flat else None,  # as ingestion stores it
                     "device_id": "collect:bench",
                     "created_at": created,
                 }
@@ -132,16 +139,24 @@ def serve(data_dir: Path, database_url: str) -> tuple[subprocess.Popen, str]:
 
 
 def download(url: str) -> tuple[float, float, int]:
+    """Total seconds, seconds to the first bytes of the body (the first piece as it arrives, not the first
+    256 KiB), and the size."""
     started = time.perf_counter()
     first = None
     size = 0
     with requests.get(url, auth=(USER, PASSWORD), stream=True, timeout=3600) as response:
         response.raise_for_status()
-        for chunk in response.iter_content(256 * 1024):
-            if first is None:
+        for chunk in response.iter_content(None):  # None: each piece as it arrives
+            if first is None and chunk:
                 first = time.perf_counter() - started
             size += len(chunk)
     return time.perf_counter() - started, first or 0.0, size
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (the machine is shared: wall time swings 2x)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_mib(pid: int) -> float:
@@ -156,25 +171,30 @@ DOWNLOADS = {
 }
 
 
-def run(database: str, databases: Databases, form: Path, rows: int, runs: int) -> list[dict]:
+def run(database: str, databases: Databases, form: Path, rows: int, runs: int, *, flat: bool = True) -> list[dict]:
     folder = Path(tempfile.mkdtemp(prefix="qingling-bench-exports-"))
     name = f"bench_exports_{rows}"
     url = databases.create(database, name)
     data_dir = folder / "data"
     loaded = time.perf_counter()
-    load(data_dir, url, form, rows)
+    load(data_dir, url, form, rows, flat=flat)
     print(f"{database} {rows}: loaded in {time.perf_counter() - loaded:.1f} s", flush=True)
     process, base = serve(data_dir, url)
     results = []
     try:
         before = peak_mib(process.pid)
         for label, path in DOWNLOADS.items():
-            timings = [download(base + path) for _ in range(runs)]
+            timings, cpu = [], []
+            for _ in range(runs):
+                before_cpu = cpu_seconds(process.pid)
+                timings.append(download(base + path))
+                cpu.append(cpu_seconds(process.pid) - before_cpu)
             result = {
                 "database": database,
                 "rows": rows,
                 "download": label,
                 "total_s": statistics.median(t[0] for t in timings),
+                "server_cpu_s": statistics.median(cpu),
                 "first_byte_s": statistics.median(t[1] for t in timings),
                 "mb": timings[0][2] / 1e6,
                 "peak_rss_mib": peak_mib(process.pid),
@@ -186,6 +206,7 @@ def run(database: str, databases: Databases, form: Path, rows: int, runs: int) -
         process.terminate()
         process.wait(timeout=30)
         databases.drop(database, name)
+        shutil.rmtree(folder, ignore_errors=True)  # the data folder: hundreds of MB at 10^5 rows
     return results
 
 
@@ -196,6 +217,7 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-flat", action="store_true", help="store no flattened copies: exports parse the XML")
     args = parser.parse_args()
     names = args.database.split(",")
     databases = Databases(names)
@@ -203,7 +225,7 @@ def main() -> None:
     try:
         for database in names:
             for rows in (int(r) for r in args.rows.split(",")):
-                results.extend(run(database, databases, args.form, rows, args.runs))
+                results.extend(run(database, databases, args.form, rows, args.runs, flat=not args.no_flat))
     finally:
         databases.close()
     if args.out:

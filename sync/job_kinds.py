@@ -9,7 +9,8 @@ place that knows them all, so the flow between them reads here, one way:
 The photo checks follow normalization because most of them are measured against the household (its
 registered location, whether a reused photo belongs to another household), which only normalization
 knows. Ingestion queues "photos" itself only when a later request fills in a missing file of a
-submission it already has.
+submission it already has. "flatten" backfills the exports' stored rows of versions received before
+ingestion wrote them (sync/exports/stored.py); migration 0011 queues it once.
 """
 
 from __future__ import annotations
@@ -22,19 +23,28 @@ from sqlalchemy.orm import Session
 from sync.db.models import Job, SubmissionVersion
 from sync.evidence.checks import prepare_photos_job, run_photos_job
 from sync.evidence.examine import PhotoSettings, images_of
+from sync.exports.stored import backfill
 from sync.jobs.queue import JobKind, JobKinds, enqueue
 from sync.ledger.derive import derive_households
 from sync.registry.normalize import run_normalize_job
 
 NORMALIZE = "normalize"
 PHOTOS = "photos"
+FLATTEN = "flatten"  # the exports' copies of versions stored before ingestion wrote them (migration 0011)
 
 
 def job_kinds(photos: PhotoSettings) -> JobKinds:
     return {
         NORMALIZE: JobKind(run=_normalize_then_check_photos),
         PHOTOS: JobKind(run=partial(run_photos_job, photos), prepare=partial(prepare_photos_job, photos)),
+        FLATTEN: JobKind(run=_flatten_batch),
     }
+
+
+def _flatten_batch(session: Session, job: Job, prepared: Any) -> None:
+    """One batch of the backfill, then the next batch as a job of its own (each commits on its own)."""
+    if backfill(session):
+        enqueue(session, FLATTEN)
 
 
 def _normalize_then_check_photos(session: Session, job: Job, prepared: Any) -> None:

@@ -28,6 +28,7 @@ from sync.db.engine import read_snapshot
 from sync.db.models import SubmissionAttachment
 from sync.exports.flatten import Flattener
 from sync.exports.source import ExportQuery, iter_rows
+from sync.exports.stored import iter_tables
 from sync.exports.tables import Options, RowFormat, headers, root_meta, submission_date
 
 FLUSH_BYTES = 256 * 1024
@@ -63,7 +64,8 @@ def _tables_csv(
 ) -> Iterator[bytes]:
     """The root table as CSV chunks, with every repeat table written to its spool in the same pass.
 
-    Each submission is parsed and walked once (`Flattener`) for all tables; ``spools`` (one per repeat
+    Each submission's stored rows are read, or it is parsed and walked once (`Flattener`), for all
+    tables; ``spools`` (one per repeat
     table, in `FormSchema.tables()` order) is None for the root table alone.
     """
     tables = query.schema.tables()
@@ -72,8 +74,7 @@ def _tables_csv(
     formats = [RowFormat(table, options) for table in tables[:count]]
     writers = [_TableWriter(headers(table, options)) for table in tables[:count]]
     root_writer, root_format = writers[0], formats[0]
-    for row, root in iter_rows(connection, query):
-        flat = flattener.rows(root, row.instance_id)
+    for row, flat in iter_tables(connection, query, flattener):
         root_values = flat[0][0][0]
         root_writer.writer.writerow([submission_date(row), *root_format.values(root_values), *root_meta(row)])
         for index in range(1, count):

@@ -61,8 +61,18 @@ class CompiledFilter:
         return bool(_Evaluator(self.schema, system, answers).value(self.residual))
 
 
-def parse_filter(text: str | None, schema: FormSchema, columns: Mapping[str, ColumnElement]) -> CompiledFilter:
-    """``columns`` maps each system field to its SQL column; unknown fields and bad syntax are a 400."""
+def parse_filter(
+    text: str | None,
+    schema: FormSchema | None,
+    columns: Mapping[str, ColumnElement],
+    *,
+    system: tuple[str, ...] = SYSTEM,
+    fields: Mapping[str, ColumnElement] | None = None,
+) -> CompiledFilter:
+    """``columns`` maps each system field to its SQL column; unknown fields and bad syntax are a 400.
+
+    ``system`` names the ``__system/...`` fields a caller may name; ``fields`` maps plain field names
+    to SQL columns (the entity feed's properties): with no ``schema``, every term must then become SQL."""
     if not text or not text.strip():
         return CompiledFilter(schema=schema)
     try:
@@ -71,11 +81,14 @@ def parse_filter(text: str | None, schema: FormSchema, columns: Mapping[str, Col
         raise FilterError(f"The $filter could not be parsed: {exc}.") from None
     compiled = CompiledFilter(schema=schema)
     residual: list[ast._Node] = []
+    sql = _Sql({**columns, **{f"/{name}": column for name, column in (fields or {}).items()}})
     for term in _conjuncts(tree):
-        _check_names(term, schema)
+        _check_names(term, schema, system, fields or {})
         try:
-            compiled.sql.append(_Sql(columns).bool(term))
+            compiled.sql.append(sql.bool(term))
         except _NotSql:
+            if schema is None:
+                raise FilterError("The $filter compares something this feed cannot filter on.") from None
             residual.append(term)
     for term in residual:
         compiled.residual = term if compiled.residual is None else ast.BoolOp(ast.And(), compiled.residual, term)
@@ -105,26 +118,30 @@ def resolve_field(schema: FormSchema, path: tuple[str, ...]) -> Field | None:
     return found if found is not None and found.is_leaf else None
 
 
-def _check_names(node: ast._Node, schema: FormSchema) -> None:
+def _check_names(
+    node: ast._Node, schema: FormSchema | None, system: tuple[str, ...], fields: Mapping[str, ColumnElement]
+) -> None:
     if isinstance(node, ast.Call):
         for arg in node.args:
-            _check_names(arg, schema)
+            _check_names(arg, schema, system, fields)
         return
     path = _path(node)
     if path is not None:
         if path[0] == "__system":
-            if len(path) != 2 or path[1] not in SYSTEM:
+            if len(path) != 2 or path[1] not in system:
                 raise FilterError(f"The $filter names an unknown system field: {'/'.join(path)}.")
-        elif path != ("__id",) and resolve_field(schema, path) is None:
+        elif path == ("__id",) or (len(path) == 1 and path[0] in fields):
+            return
+        elif schema is None or resolve_field(schema, path) is None:
             raise FilterError(f"The $filter names a field the form does not have: {'/'.join(path)}.")
         return
     for value in vars(node).values():
         if isinstance(value, ast._Node):
-            _check_names(value, schema)
+            _check_names(value, schema, system, fields)
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, ast._Node):
-                    _check_names(item, schema)
+                    _check_names(item, schema, system, fields)
 
 
 class _NotSql(Exception):
@@ -177,6 +194,8 @@ class _Sql:
                 return self.columns[path[1]]
             if path == ("__id",) and "__id" in self.columns:
                 return self.columns["__id"]
+            if len(path) == 1 and f"/{path[0]}" in self.columns:
+                return self.columns[f"/{path[0]}"]  # a field that is a column (`parse_filter`'s ``fields``)
             raise _NotSql()
         if isinstance(node, ast.Call):
             name = node.func.name.lower()

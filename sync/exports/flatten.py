@@ -1,18 +1,22 @@
 """One walk over a submission's XML into the rows of every table it feeds (root and repeats).
 
-Exports used to read each table separately, re-walking each instance once per table with a generic
-lookup per element; on wide forms that walk was most of an export's time (docs/performance.md,
-Exports). Here the form's schema is compiled once into a plan, element name -> what to do (store the
-text in column slot N of a table, descend into a group, open a repeat row), and each parsed instance is
-walked once, filling every wanted table together. The rules are Central's, as in `sync.exports.tables`:
-the first value met wins, repeats are counted within their parent element, a key reads
-``uuid:.../group/repeat[n]`` and a repeat row's parent key is the enclosing repeat's key or the
-instanceID.
+This is the one walker of the exports: the CSV files, XLSX, Parquet and the OData feeds all read its
+rows, and ingestion stores its rows for each version (`sync.exports.stored`), so an export reads them
+back instead of parsing and walking the XML again (docs/performance.md, Exports). The form's schema is
+compiled once into a plan, element name -> what to do (store the text in column slot N of a table, mark
+a group present and descend, open a repeat row), and each parsed instance is walked once, filling every
+wanted table together. The rules are Central's: the first value met wins, repeats are counted within
+their parent element, a key reads ``uuid:.../group/repeat[n]`` and a repeat row's parent key is the
+enclosing repeat's key or the instanceID.
+
+A table's row has one slot per leaf (`Table.leaves()` order), then one per group of the table
+(`groups()` order): "" once the group's element was met, None if it was absent, which OData tells
+apart (an absent group is ``null``, a present one an object).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from lxml import etree
@@ -21,8 +25,29 @@ from sync.exports.plan import Field, FormSchema, Table
 
 _LEAF, _GROUP, _REPEAT, _SKIP = 0, 1, 2, 3
 
-# (values, parent key, key): values are the table's leaf texts in `Table.leaves()` order, None when absent.
+# (values, parent key, key): values are the table's leaf texts in `Table.leaves()` order, None when absent,
+# then its groups' presence marks.
 FlatRow = tuple[list[str | None], str, str]
+
+
+def groups(table: Table) -> list[Field]:
+    """The groups of a table in depth-first order, through groups but not into nested repeats."""
+    return list(_groups(table.node.children))
+
+
+def _groups(fields: Iterable[Field]) -> Iterable[Field]:
+    for item in fields:
+        if item.kind == "structure":
+            yield item
+            yield from _groups(item.children)
+
+
+def slots(table: Table) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]]:
+    """Where each leaf's text and each group's presence sit in a row of ``table``: path -> slot."""
+    leaves = table.leaves()
+    leaf_slots = {leaf.path: i for i, leaf in reversed(list(enumerate(leaves)))}
+    group_slots = {group.path: len(leaves) + i for i, group in enumerate(groups(table))}
+    return leaf_slots, group_slots
 
 
 class Flattener:
@@ -30,18 +55,21 @@ class Flattener:
 
     def __init__(self, schema: FormSchema, wanted: Collection[tuple[str, ...]] | None = None) -> None:
         self.tables: list[Table] = schema.tables()
-        self.widths = [len(table.leaves()) for table in self.tables]
-        self.leaves = [table.leaves() for table in self.tables]
+        self.widths = [len(table.leaves()) + len(groups(table)) for table in self.tables]
         wanted_set = None if wanted is None else set(wanted)
         self._plan = self._compile(schema.root, 0, wanted_set)
 
     def _compile(self, node: Field, table_index: int, wanted: set[tuple[str, ...]] | None) -> dict[str, tuple]:
         """The plan of one table's node: its slots are the table's leaves, first occurrence of a path wins."""
-        slots = {leaf.path: i for i, leaf in reversed(list(enumerate(self.leaves[table_index])))}
-        return self._group(node, slots, wanted)
+        leaf_slots, group_slots = slots(self.tables[table_index])
+        return self._group(node, leaf_slots, group_slots, wanted)
 
     def _group(
-        self, node: Field, slots: dict[tuple[str, ...], int], wanted: set[tuple[str, ...]] | None
+        self,
+        node: Field,
+        leaf_slots: dict[tuple[str, ...], int],
+        group_slots: dict[tuple[str, ...], int],
+        wanted: set[tuple[str, ...]] | None,
     ) -> dict[str, tuple]:
         plan: dict[str, tuple] = {}
         for child in node.children:
@@ -53,9 +81,10 @@ class Flattener:
                     emit = wanted is None or child.path in wanted
                     plan[child.name] = (_REPEAT, index, self._compile(child, index, wanted), emit)
             elif child.kind == "structure":
-                plan[child.name] = (_GROUP, self._group(child, slots, wanted))
+                inner = self._group(child, leaf_slots, group_slots, wanted)
+                plan[child.name] = (_GROUP, inner, group_slots[child.path])
             else:
-                plan[child.name] = (_LEAF, slots[child.path])
+                plan[child.name] = (_LEAF, leaf_slots[child.path])
         return plan
 
     def rows(self, root: etree._Element, instance_id: str) -> list[list[FlatRow]]:
@@ -94,6 +123,7 @@ def _walk(
                 text = child.text
                 values[slot] = text.strip() if text else ""
         elif code == _GROUP:
+            values[entry[2]] = ""
             _walk(child, entry[1], values, f"{key}/{tag}", repeat_key, out, widths)
         elif code == _REPEAT:
             if counts is None:

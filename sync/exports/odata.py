@@ -17,17 +17,19 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
 
-from lxml import etree
 from sqlalchemy import Engine
 
 from sync.db.engine import read_snapshot
 from sync.errors import BadRequest, Problem
+from sync.exports.flatten import FlatRow, Flattener, slots
 from sync.exports.plan import Field, FormSchema, Table
-from sync.exports.source import ExportQuery, ExportRow, count_rows, iso_ms, iter_rows
+from sync.exports.source import ExportQuery, ExportRow, count_rows, iso_ms
+from sync.exports.stored import iter_tables
 
 SUPPORTED = {"$top", "$skip", "$skiptoken", "$count", "$filter", "$wkt", "$expand", "$select", "$orderby", "$format"}
 EDM = {
@@ -181,14 +183,19 @@ class FeedOptions:
     select: tuple[str, ...] | None = None
 
 
+def paging_number(params: Mapping[str, str], name: str) -> int | None:
+    """``$top`` or ``$skip``: absent, or a whole number (anything else is a 400)."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be a non-negative whole number.")
+    return int(raw)
+
+
 def feed_options(params: Mapping[str, str]) -> FeedOptions:
     def number(name: str) -> int | None:
-        raw = params.get(name)
-        if raw is None or raw == "":
-            return None
-        if not raw.isdigit():
-            raise BadRequest(f"{name} must be a non-negative whole number.")
-        return int(raw)
+        return paging_number(params, name)
 
     def boolean(name: str) -> bool:
         return (params.get(name) or "").lower() == "true"
@@ -239,140 +246,164 @@ def repeat_id(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()
 
 
-_TEXT, _TYPED, _GROUP, _REPEAT = 0, 1, 2, 3
-_TYPED_KINDS = frozenset(("geopoint", "int", "decimal"))  # every other kind is its text
-_ABSENT = object()  # a property no element has filled yet
+_TEXT, _INT, _DECIMAL, _POINT, _GROUP, _REPEAT = 0, 1, 2, 3, 4, 5
+_TYPED = {"int": _INT, "decimal": _DECIMAL, "geopoint": _POINT}  # every other kind is its text
+# Python's json writes NaN and the infinities so; every other float as its repr.
+_SPECIAL_FLOATS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 # One encoder for the whole feed: json.dumps with options builds a new encoder for every entity.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_STRING = encode_basestring  # a str as JSON text (C), as the encoder above writes strings
+# A node's properties in form order: (property name, what it is, its slot or table index, detail).
+Shape = list[tuple[str, int, int, Any]]
 
 
 class _Converter:
-    """Answers as OData JSON; one per feed, so each node's name map is built once, not per element."""
+    """Rows of the exports' one walker (`sync.exports.flatten`) as OData JSON; one per feed, so each
+    table's shape (property names, slots, types) is compiled once, not per row."""
 
-    def __init__(self, schema: FormSchema, options: FeedOptions) -> None:
+    def __init__(self, schema: FormSchema, options: FeedOptions, table: Table) -> None:
         self.options = options
         self.schema = schema
-        self._plans: dict[int, tuple[dict[str, tuple[int, Field, str]], dict[str, Any], list[Field]]] = {}
+        self.tables = schema.tables()
+        # the feed's table, with every nested one when repeats are expanded
+        self.flattener = Flattener(schema, None if options.expand else [table.path])
+        self.shapes = [self._shape(t.node, t, *slots(t)) for t in self.tables]
 
-    def _plan(self, node: Field) -> tuple[dict[str, tuple[int, Field, str]], dict[str, Any], list[Field]]:
-        """A node's children by element name (with the kind and the property name), its properties in
-        form order with a placeholder each, and its repeats."""
-        plan = self._plans.get(id(node))
-        if plan is None:
-            entries: dict[str, tuple[int, Field, str]] = {}
-            template: dict[str, Any] = {}
-            repeats: list[Field] = []
-            for child in node.children:
-                if child.kind == "repeat":
-                    repeats.append(child)
-                    prop = child.name if self.options.expand else f"{child.name}@odata.navigationLink"
-                    entries[child.name] = (_REPEAT, child, prop)
-                elif child.kind == "structure":
-                    entries[child.name] = (_GROUP, child, child.name)
+    def _shape(
+        self, node: Field, table: Table, leaf_slots: dict[tuple[str, ...], int], group_slots: dict[tuple[str, ...], int]
+    ) -> Shape:
+        shape: Shape = []
+        for child in node.children:
+            if child.kind == "repeat":
+                index = next(i for i, t in enumerate(self.tables) if t.path == child.path)
+                if self.options.expand:
+                    shape.append((child.name, _REPEAT, index, None))
                 else:
-                    entries[child.name] = (_TYPED if child.kind in _TYPED_KINDS else _TEXT, child, child.name)
-                template[entries[child.name][2]] = _ABSENT
-            plan = self._plans[id(node)] = (entries, template, repeats)
-        return plan
-
-    def object(self, element: etree._Element, node: Field, key: str, nav_base: str) -> dict[str, Any]:
-        entries, template, repeats = self._plan(node)
-        out = template.copy()
-        expand = self.options.expand
-        for found in repeats:
-            if expand:
-                out[found.name] = []
+                    shape.append((f"{child.name}@odata.navigationLink", _REPEAT, index, "/" + "/".join(child.path)))
+            elif child.kind == "structure":
+                inner = self._shape(child, table, leaf_slots, group_slots)
+                shape.append((child.name, _GROUP, group_slots[child.path], inner))
+            elif child.kind in _TYPED:
+                shape.append((child.name, _TYPED[child.kind], leaf_slots[child.path], child))
             else:
-                out[f"{found.name}@odata.navigationLink"] = f"{nav_base}/{'/'.join(found.path)}"
-        counts: dict[str, int] | None = None
-        for child in element:
-            tag = child.tag
-            entry = entries.get(tag)
-            if entry is None:
-                if type(tag) is not str or not tag.startswith("{"):
-                    continue
-                tag = tag.rsplit("}", 1)[1]
-                entry = entries.get(tag)
-                if entry is None:
-                    continue
-            code, found, prop = entry
+                shape.append((child.name, _TEXT, leaf_slots[child.path], None))
+        # the member's name as JSON text, ready to take its value
+        return [(_STRING(prop) + ": ", code, slot, detail) for prop, code, slot, detail in shape]
+
+    def object(
+        self, shape: Shape, values: list[str | None], nav: str, children: list[dict[str, list[FlatRow]]] | None,
+        key: str,
+    ) -> list[str]:
+        """One row's properties as JSON members (``"name": value``), written directly: building a dict per
+        row and encoding it was half of the feed's time. ``children`` (expanded repeats) are the nested
+        tables' rows by parent key."""
+        out: list[str] = []
+        for prop, code, slot, detail in shape:
             if code == _TEXT:
-                if out[prop] is _ABSENT:  # the first value met wins
-                    text = child.text
-                    out[prop] = (text.strip() or None) if text else None
-            elif code == _TYPED:
-                if out[prop] is _ABSENT:
-                    out[prop] = self.value(found, (child.text or "").strip())
+                text = values[slot]
+                out.append(prop + (_STRING(text) if text else "null"))
+            elif code == _DECIMAL:
+                text = values[slot]
+                try:
+                    number = repr(float(text)) if text else "null"
+                except ValueError:
+                    number = "null"
+                out.append(prop + _SPECIAL_FLOATS.get(number, number))
+            elif code == _INT:
+                text = values[slot]
+                try:
+                    out.append(prop + (repr(int(text)) if text else "null"))
+                except ValueError:
+                    out.append(prop + "null")
+            elif code == _POINT:
+                text = values[slot]
+                out.append(prop + (self.point(text) if text else "null"))
             elif code == _GROUP:
-                out[prop] = self.object(child, found, f"{key}/{tag}", nav_base)
-            elif expand:
-                counts = counts if counts is not None else {}
-                counts[tag] = count = counts.get(tag, 0) + 1
-                child_key = f"{key}/{tag}[{count}]"
-                row = {"__id": repeat_id(child_key)}
-                row.update(self.object(child, found, child_key, nav_base))
-                out[prop].append(row)
-        for prop, value in out.items():
-            if value is _ABSENT:
-                out[prop] = None
+                if values[slot] is None:
+                    out.append(prop + "null")
+                else:
+                    out.append(prop + "{" + ", ".join(self.object(detail, values, nav, children, key)) + "}")
+            elif children is None:
+                out.append(prop + _STRING(nav + detail))
+            else:
+                rows = [
+                    "{" + ", ".join([_ID + _STRING(repeat_id(child_key)),
+                                     *self.object(self.shapes[slot], child, nav, children, child_key)]) + "}"
+                    for child, _parent, child_key in children[slot].get(key, ())
+                ]
+                out.append(prop + "[" + ", ".join(rows) + "]")
         return out
 
-    def value(self, found: Field, text: str) -> Any:
-        if text == "":
-            return None
-        if found.kind == "geopoint":
-            parts = text.split()
-            try:
-                numbers = [float(p) for p in parts]
-            except ValueError:
-                return None
-            if len(numbers) < 2:
-                return None
-            lat, lon = numbers[0], numbers[1]
-            coords = [lon, lat] + ([numbers[2]] if len(numbers) > 2 else [])
-            if self.options.wkt:
-                return "POINT (" + " ".join(_num(c) for c in coords) + ")"
-            point: dict[str, Any] = {"type": "Point", "coordinates": coords}
-            if len(numbers) > 3:
-                point["properties"] = {"accuracy": numbers[3]}
-            return point
-        if found.kind == "int":
-            try:
-                return int(text)
-            except ValueError:
-                return None
-        if found.kind == "decimal":
-            try:
-                return float(text)
-            except ValueError:
-                return None
-        return text
+    def point(self, text: str) -> str:
+        """A geopoint as GeoJSON (or WKT with ``$wkt=true``) JSON text, null when it is not one."""
+        try:
+            numbers = [float(p) for p in text.split()]
+        except ValueError:
+            return "null"
+        if len(numbers) < 2:
+            return "null"
+        lat, lon = numbers[0], numbers[1]
+        coords = [lon, lat] + ([numbers[2]] if len(numbers) > 2 else [])
+        if self.options.wkt:
+            return _STRING("POINT (" + " ".join(_num(c) for c in coords) + ")")
+        point: dict[str, Any] = {"type": "Point", "coordinates": coords}
+        if len(numbers) > 3:
+            point["properties"] = {"accuracy": numbers[3]}
+        return _ENCODE(point)
+
+    def entities(self, table: Table, row: ExportRow, tables: list[list[FlatRow]]) -> list[str]:
+        """The JSON texts of the entities of ``table`` in one submission: its row (the root table) or its
+        repeat rows."""
+        index = self.tables.index(table) if table.parent is not None else 0
+        children = _by_parent(tables) if self.options.expand else None
+        nav = _row_nav(row.instance_id)
+        shape = self.shapes[index]
+        if table.parent is None:
+            members = [
+                _ID + _STRING(row.instance_id),
+                *self.object(shape, tables[0][0][0], nav, children, row.instance_id),
+                _SYSTEM + system_json(row),
+            ]
+            if self.options.select:
+                chosen = self.options.select
+                members = [m for m in members if _member_name(m) in chosen]
+            return ["{" + ", ".join(members) + "}"]
+        parent_field = _STRING(f"__{table_name(table.parent).replace('.', '-')}-id") + ": "
+        out = []
+        for values, parent_key, key in tables[index]:
+            parent_id = parent_key if parent_key == row.instance_id else repeat_id(parent_key)
+            members = [
+                _ID + _STRING(repeat_id(key)),
+                *self.object(shape, values, nav, children, key),
+                parent_field + _STRING(parent_id),
+            ]
+            out.append("{" + ", ".join(members) + "}")
+        return out
 
 
-def _instances(
-    root: etree._Element, steps: tuple[tuple[str, bool], ...], instance_id: str
-) -> Iterator[tuple[etree._Element, str, str]]:
-    """Every instance of a repeat with Central's PARENT_KEY (the enclosing repeat's KEY, else the
-    instanceID) and KEY (``uuid:.../group/repeat[n]``, n counted within its parent)."""
-    # (element, key so far, key of the innermost repeat instance so far, parent key)
-    frames = [(root, instance_id, instance_id, instance_id)]
-    for step, is_repeat in steps:
-        next_frames = []
-        for element, key, repeat_key, _parent in frames:
-            count = 0
-            for child in element:
-                tag = child.tag
-                if not isinstance(tag, str) or tag.rsplit("}", 1)[-1] != step:
-                    continue
-                if is_repeat:
-                    count += 1
-                    new_key = f"{key}/{step}[{count}]"
-                    next_frames.append((child, new_key, new_key, repeat_key))
-                else:
-                    next_frames.append((child, f"{key}/{step}", repeat_key, _parent))
-        frames = next_frames
-    for element, key, _repeat_key, parent in frames:
-        yield element, parent, key
+def _member_name(member: str) -> str:
+    """The property a JSON member names, without an ``@odata`` annotation (for ``$select``)."""
+    return json.loads(member[: member.index('": ') + 1]).split("@")[0]
+
+
+_ID = '"__id": '
+_SYSTEM = '"__system": '
+
+
+def system_json(row: ExportRow) -> str:
+    """`system` as JSON text."""
+    return _ENCODE(system(row))
+
+
+def _by_parent(tables: list[list[FlatRow]]) -> list[dict[str, list[FlatRow]]]:
+    """Each table's rows grouped by their parent key (document order kept), for expanded repeats."""
+    out: list[dict[str, list[FlatRow]]] = [{}]
+    for rows in tables[1:]:
+        grouped: dict[str, list[FlatRow]] = {}
+        for flat in rows:
+            grouped.setdefault(flat[1], []).append(flat)
+        out.append(grouped)
+    return out
 
 
 def _num(value: float) -> str:
@@ -389,25 +420,6 @@ def _row_nav(instance_id: str) -> str:
     return f"Submissions('{quote(instance_id, safe='')}')"
 
 
-def submission_entity(converter: _Converter, row: ExportRow, root: etree._Element) -> dict:
-    schema, options = converter.schema, converter.options
-    body = converter.object(root, schema.root, row.instance_id, _row_nav(row.instance_id))
-    entity = {"__id": row.instance_id, **body, "__system": system(row)}
-    if options.select:
-        entity = {k: v for k, v in entity.items() if k in options.select or k.split("@")[0] in options.select}
-    return entity
-
-
-def repeat_entities(converter: _Converter, table: Table, row: ExportRow, root: etree._Element) -> Iterator[dict]:
-    schema = converter.schema
-    steps = tuple((step, schema.find(table.path[: i + 1]).kind == "repeat") for i, step in enumerate(table.path))
-    parent_field = f"__{table_name(table.parent).replace('.', '-')}-id"
-    nav = _row_nav(row.instance_id)
-    for element, parent_key, key in _instances(root, steps, row.instance_id):
-        parent_id = parent_key if parent_key == row.instance_id else repeat_id(parent_key)
-        yield {"__id": repeat_id(key), **converter.object(element, table.node, key, nav), parent_field: parent_id}
-
-
 def feed(
     engine: Engine,
     query: ExportQuery,
@@ -418,15 +430,12 @@ def feed(
 ) -> Iterator[bytes]:
     """The JSON document of one entity set, streamed row by row; paging by ``$top`` gives a nextLink."""
     name = table_name(table)
-    converter = _Converter(query.schema, options)
+    converter = _Converter(query.schema, options, table)
+    index = converter.tables.index(table)
     with read_snapshot(engine) as connection:
         total = count_rows(connection, query) if options.count and table.parent is None else None
         if options.count and table.parent is not None:
-            total = sum(
-                1
-                for row, root in iter_rows(connection, query)
-                for _ in repeat_entities(converter, table, row, root)
-            )
+            total = sum(len(tables[index]) for _row, tables in iter_tables(connection, query, converter.flattener))
         yield (
             '{"@odata.context":' + json.dumps(f"{base}/$metadata#{name}")
             + (f',"@odata.count":{total}' if total is not None else "")
@@ -441,12 +450,8 @@ def feed(
         if options.skiptoken is not None:
             created, resume_id, resume_at = options.skiptoken
             query.after = (created, resume_id + 1)  # keyset: this submission and every older one
-        for row, root in iter_rows(connection, query):
-            entities = (
-                [submission_entity(converter, row, root)]
-                if table.parent is None
-                else list(repeat_entities(converter, table, row, root))
-            )
+        for row, tables in iter_tables(connection, query, converter.flattener):
+            entities = converter.entities(table, row, tables)
             start = resume_at if row.id == resume_id else 0
             for index in range(start, len(entities)):
                 if skipped < options.skip and options.skiptoken is None:
@@ -455,7 +460,7 @@ def feed(
                 if options.top is not None and sent >= options.top:
                     next_token = _skiptoken(row, index)
                     break
-                buffer.append(("" if first else ",") + _ENCODE(entities[index]))
+                buffer.append(("" if first else ",") + entities[index])
                 first = False
                 sent += 1
             if next_token is not None:

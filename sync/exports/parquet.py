@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 from sync.db.engine import read_snapshot
 from sync.exports.flatten import Flattener
 from sync.exports.plan import Table
-from sync.exports.source import ExportQuery, iter_rows
+from sync.exports.source import ExportQuery
+from sync.exports.stored import iter_tables
 from sync.exports.tables import ROOT_TAIL, Options, root_meta
 from sync.exports.typed import TypedColumn, convert, typed_columns
 
@@ -83,8 +84,8 @@ def table_file(engine: Engine, query: ExportQuery, table: Table, options: Option
     rows: list[list[Any]] = []
     try:
         with read_snapshot(engine) as connection:
-            for row, root in iter_rows(connection, query):
-                for texts, parent_key, key in flattener.rows(root, row.instance_id)[index]:
+            for row, flat in iter_tables(connection, query, flattener):
+                for texts, parent_key, key in flat[index]:
                     values = [_value(column, texts[slot], kind) for column, slot, kind in plan]
                     if table.parent is None:
                         meta = root_meta(row)

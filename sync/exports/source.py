@@ -14,7 +14,20 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import ColumnElement, Connection, exists, false, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session, aliased
 
 from sync.db.models import (
@@ -54,7 +67,8 @@ class ExportRow:
     attachments_present: int
     attachments_expected: int
     version_id: int
-    xml: bytes
+    xml: bytes | None  # None when the stored flattened copy is read instead (`sync.exports.stored`)
+    flat: bytes | None = None
 
     def system(self) -> dict[str, Any]:
         """The values ``$filter`` and OData's ``__system`` see."""
@@ -81,6 +95,7 @@ class ExportQuery:
     offset: int = 0
     after: tuple[datetime, int] | None = None  # keyset paging: rows strictly after this (created_at, id)
     instance_id: str | None = None
+    deleted_fields: bool = False  # a merged schema: the stored copies (of one version's tables) do not apply
 
     @property
     def filters_in_python(self) -> bool:
@@ -126,10 +141,12 @@ def build_query(
         from sync.errors import BadRequest
 
         raise BadRequest("An area is an administrative code: digits only (county, township or village).")
-    return ExportQuery(form=form, schema=schema, filter=compiled, area=area, limit=limit, offset=offset)
+    return ExportQuery(
+        form=form, schema=schema, filter=compiled, area=area, limit=limit, offset=offset, deleted_fields=deleted_fields
+    )
 
 
-def _statement(query: ExportQuery, *, count: bool = False):  # noqa: ANN202 - a SQLAlchemy Select
+def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False):  # noqa: ANN202 - a Select
     attachments = SubmissionAttachment
     older = aliased(SubmissionVersion)
     expected = (
@@ -155,10 +172,10 @@ def _statement(query: ExportQuery, *, count: bool = False):  # noqa: ANN202 - a 
         present,
         expected,
         SubmissionVersion.id,
-        SubmissionVersion.xml,
+        *_content(query, flat),
     ]
     if query.area is not None:
-        columns.append(in_area_registry(query.area))
+        columns.append(in_area_registry(query.area))  # raw[15]
     statement = (
         select(*columns)
         .join(SubmissionVersion, SubmissionVersion.submission_id == Submission.id)
@@ -176,6 +193,20 @@ def _statement(query: ExportQuery, *, count: bool = False):  # noqa: ANN202 - a 
         bound = literal(created, type_=Submission.created_at.type)
         statement = statement.where(tuple_(Submission.created_at, Submission.id) < tuple_(bound, ident))
     return statement.order_by(Submission.created_at.desc(), Submission.id.desc())
+
+
+def _content(query: ExportQuery, flat: bool) -> list[Any]:
+    """The XML and the stored copy, each read only where it is used: the copy of a version of the form's
+    current version (when the export's schema is that version's), else the XML."""
+    if not flat or query.deleted_fields or query.form.current_version_id is None:
+        return [SubmissionVersion.xml, null()]
+    usable = and_(
+        SubmissionVersion.flat.is_not(None), SubmissionVersion.form_version_id == query.form.current_version_id
+    )
+    copy = case((usable, SubmissionVersion.flat), else_=null())
+    if query.filters_in_python:  # the filter reads the answers from the parsed XML
+        return [SubmissionVersion.xml, copy]
+    return [case((usable, null()), else_=SubmissionVersion.xml), copy]
 
 
 def in_area_registry(area: str) -> ColumnElement[bool]:
@@ -217,13 +248,16 @@ def count_rows(connection: Connection, query: ExportQuery) -> int:
 
 
 def iter_rows(
-    connection: Connection, query: ExportQuery, *, parse: bool = True
+    connection: Connection, query: ExportQuery, *, parse: bool = True, flat: bool = False
 ) -> Iterator[tuple[ExportRow, etree._Element | None]]:
     """Each matching submission with its parsed instance, newest first, streamed in batches.
 
     ``parse=False`` skips parsing where the filters do not need the answers (the instance is then None):
-    the media pass needs only the metadata."""
-    statement = _statement(query)
+    the media pass needs only the metadata. ``flat=True`` reads the stored flattened copy where it
+    applies, and the XML only where it does not (`sync.exports.stored.iter_tables`), parsing nothing
+    unless the filters need the answers."""
+    statement = _statement(query, flat=flat)
+    parse = parse and not flat
     python = query.filters_in_python
     if not python:
         if query.offset:
@@ -235,10 +269,10 @@ def iter_rows(
     result = connection.execution_options(yield_per=BATCH).execute(statement)
     try:
         for raw in result:
-            row = ExportRow(*raw[:14])
+            row = ExportRow(*raw[:15])
             root = parse_xml(row.xml) if parse or python else None
             if python:
-                if query.area is not None and not in_area(bool(raw[14]), query.schema, root, query.area):
+                if query.area is not None and not in_area(bool(raw[15]), query.schema, root, query.area):
                     continue
                 if not query.filter.matches(row.system(), lambda found, root=root: typed_answer(root, found)):
                     continue

@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 
 from sync.db.engine import read_snapshot
 from sync.exports.flatten import Flattener
-from sync.exports.source import ExportQuery, iter_rows
+from sync.exports.source import ExportQuery
+from sync.exports.stored import iter_tables
 from sync.exports.tables import ROOT_TAIL as _ROOT_TAIL
 from sync.exports.tables import Options, root_meta
 from sync.exports.typed import TypedColumn, convert, typed_columns
@@ -66,8 +67,7 @@ def workbook(
     slots = [_slots(table) for table in tables]
     language = languages[0]
     with read_snapshot(engine) as connection:
-        for row, root in iter_rows(connection, query):
-            flat = flattener.rows(root, row.instance_id)
+        for row, flat in iter_tables(connection, query, flattener):
             for index, rows in enumerate(flat):
                 for texts, parent_key, key in rows:
                     values = _cells(columns[index], slots[index], texts, language)

@@ -35,6 +35,7 @@ from sync.errors import (
     SubmissionConflict,
     ValueTooLong,
 )
+from sync.exports.stored import flat_copy
 from sync.intake.instance_xml import InstanceHeader, parse_instance, read_header, values_at
 from sync.job_kinds import NORMALIZE, PHOTOS
 from sync.jobs.queue import enqueue
@@ -306,6 +307,7 @@ def _add_version(
         current=True,
         xml=envelope.xml,
         xml_sha256=xml_sha256,
+        flat=flat_copy(form_version.xml, envelope.xml, header.instance_id),
         submitter_user_id=envelope.user_id,
         submitter_app_user_id=envelope.app_user_id,
         device_id=envelope.device_id,

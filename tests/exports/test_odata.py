@@ -1,4 +1,4 @@
-"""OData v4 as Central serves it, read with pyodk and checked with an independent OData client (pyodata)."""
+"""OData v4 as Central serves it, read with pyodk (independent readers of $metadata: test_metadata_clients.py)."""
 
 from __future__ import annotations
 

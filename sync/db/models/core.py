@@ -159,6 +159,8 @@ class SubmissionVersion(Base):
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     xml: Mapped[bytes] = mapped_column(LargeBinary)
     xml_sha256: Mapped[str] = mapped_column(String(64))
+    # The instance's rows per export table, flattened at ingestion (sync/exports/stored.py); None until then.
+    flat: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     submitter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     submitter_app_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
     device_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -11,7 +11,7 @@ Three stages, each measured on the labelled sets (docs/media.md section 4, docs/
 1. **Fingerprint** (``fingerprint``), once per photo. The *hash variants*: pHash and dHash of the whole
    picture and of its central 70 %, a 4 x 4 chroma grid and a colour hash, once more inside a detected
    uniform frame (a border). The *view keys* (media/views.py): 16-bit keys of the photo's core region,
-   filed under 3 keys, looked up under about 50 guesses of mirror, tilt and crop. The picture's size.
+   filed under 3 keys, looked up under 42 guesses of mirror, tilt and crop (about 30 distinct keys). The picture's size.
 2. **Candidate lookup** (``DuplicateIndex`` in memory; the ``photo_keys`` table in the database): the
    stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
    64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.

@@ -8,8 +8,8 @@ scale, the tilt and the mirroring are guessed. So:
 
 - a stored photo is keyed by its core as it is, zoomed in and zoomed out (``STORED_SCALES``, 3 keys);
 - a new photo is looked up under every guess: mirrored or not, tilted by ``ROTATIONS``, showing
-  ``QUERY_SCALES`` of the stored one's field (a crop, or the original of a crop), with the least
-  reliable bit of each key flipped as well (about 50 distinct keys after duplicates).
+  ``QUERY_SCALES`` of the stored one's field (a crop, or the original of a crop), with a probe of each
+  key as well, its least reliable pair of bits swapped (about 30 distinct keys after duplicates).
 
 Each key is 16 bits: the signs (about their median) of the 8 lowest DCT coefficients of the view, which
 survive shrinking, recompression, grey and contrast, and 8 bits of the view's low-frequency Fourier

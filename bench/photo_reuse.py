@@ -122,6 +122,13 @@ def _examine(path: Path) -> tuple[Fingerprint, Features, float]:
 def evaluate(photos: list[FieldPhoto], workers: int, alterations: tuple[str, ...]) -> dict:
     with ProcessPoolExecutor(workers) as pool:
         examined = list(pool.map(_examine, [p.path for p in photos], chunksize=16))
+    return assess(photos, examined, alterations)
+
+
+def assess(
+    photos: list[FieldPhoto], examined: list[tuple[Fingerprint, Features, float]], alterations: tuple[str, ...]
+) -> dict:
+    """The lookup and the verdict for every file as the newest photo, from already examined files."""
     items = [Item(p, fp, features) for p, (fp, features, _) in zip(photos, examined, strict=True)]
     index = DuplicateIndex()
     for number, item in enumerate(items):
@@ -132,7 +139,7 @@ def evaluate(photos: list[FieldPhoto], workers: int, alterations: tuple[str, ...
     results = []
     for number, item in enumerate(items):
         lookup_started = time.process_time()
-        candidates = [c for c in index.candidates(item.fp, limit=CANDIDATES + 1) if c != number][:CANDIDATES]
+        candidates = index.candidates(item.fp, exclude=number)
         lookup = time.process_time() - lookup_started
         found = []
         for other in candidates:

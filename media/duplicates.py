@@ -11,7 +11,7 @@ Three stages, each measured on the labelled sets (docs/media.md section 4, docs/
 1. **Fingerprint** (``fingerprint``), once per photo. The *hash variants*: pHash and dHash of the whole
    picture and of its central 70 %, a 4 x 4 chroma grid and a colour hash, once more inside a detected
    uniform frame (a border). The *view keys* (media/views.py): 16-bit keys of the photo's core region,
-   filed under 3 keys, looked up under about 50 guesses of mirror, tilt and crop. The picture's size.
+   filed under 3 keys, looked up under 42 guesses of mirror, tilt and crop (about 30 distinct keys). The picture's size.
 2. **Candidate lookup** (``DuplicateIndex`` in memory; the ``photo_keys`` table in the database): the
    stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
    64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.
@@ -46,8 +46,10 @@ from media.views import ViewKey, query_keys, stored_keys
 FINGERPRINT_VERSION = 2
 DEFAULT_THRESHOLD = 0.165  # the hash score's earlier threshold, kept for ``match`` alone
 HASH_THRESHOLD = 0.10  # a hash score this low needs no geometric check (no distinct pair reaches it)
-SHORTLIST = 40  # stored photos fetched per new photo, best fine-hash distance first
-CANDIDATES = 12  # of those, verified: the best by fine hash and by hash score, in turn
+SHORTLIST = 200  # stored photos fetched per new photo, best fine-hash distance first
+CANDIDATES = 12  # of those, verified: the best by view agreement (``view_distance``)
+AGREEING_VIEWS = 2  # view_distance sums the best this many views of each photo
+HASH_WEIGHT = 64.0  # bits of view distance one unit of hash score is worth when candidates are ranked
 WORK_SIDE = 512  # hashes are computed from at most this many pixels per side (they look at 32 x 32 anyway)
 FRAME_PROBE_SIDE = 192  # the frame detector looks at a small copy, where sensor noise is averaged away
 FRAME_TOLERANCE = 16.0  # max per-channel deviation (0-255) of a "uniform" pixel from the frame colour
@@ -325,20 +327,28 @@ class DuplicateIndex:
         for row_key, fine in fp.index_rows():
             self._rows[row_key].append((key, fine))
 
-    def shortlist(self, fp: Fingerprint, *, limit: int | None = SHORTLIST) -> list[Hashable]:
-        """The ids sharing a key with ``fp``'s guesses, best fine-hash distance first."""
+    def shortlist(
+        self, fp: Fingerprint, *, limit: int | None = SHORTLIST, exclude: Hashable | None = None
+    ) -> list[Hashable]:
+        """The ids sharing a key with ``fp``'s guesses, best fine-hash distance first (``exclude``: the
+        photo's own id, when it is in the index itself)."""
         lookup = fp.lookup_keys()
         best: dict[Hashable, int] = {}
         for row_key in lookup:
             for key, fine in self._rows.get(row_key, ()):
+                if key == exclude:
+                    continue
                 distance = fine_distance(lookup, row_key, fine)
                 if distance < best.get(key, 65):
                     best[key] = distance
         return rank_candidates(best, limit)
 
-    def candidates(self, fp: Fingerprint, *, limit: int = CANDIDATES) -> list[Hashable]:
-        """The ones worth verifying: the shortlist's best by fine hash and by hash score, in turn."""
-        return pick_candidates(fp, {key: self._fingerprints[key] for key in self.shortlist(fp)}, limit)
+    def candidates(
+        self, fp: Fingerprint, *, limit: int = CANDIDATES, exclude: Hashable | None = None
+    ) -> list[Hashable]:
+        """The ones worth verifying: the shortlist's best by ``view_distance``."""
+        shortlist = self.shortlist(fp, exclude=exclude)
+        return pick_candidates(fp, {key: self._fingerprints[key] for key in shortlist}, limit)
 
     def find(self, fp: Fingerprint, features: Features | None = None) -> list[tuple[Hashable, Verdict]]:
         """Stored photos judged to be ``fp``'s photo, best hash score first."""
@@ -351,22 +361,56 @@ class DuplicateIndex:
 
 
 def pick_candidates(fp: Fingerprint, shortlist: dict, limit: int = CANDIDATES) -> list:
-    """At most ``limit`` of the shortlist (id -> Fingerprint, in fine-hash order), taken in turn from the
-    fine-hash order and from the ``match`` score order.
+    """At most ``limit`` of the shortlist (id -> Fingerprint, in fine-hash order): the best by
+    ``view_distance`` plus ``HASH_WEIGHT`` times the hash score, ties in the shortlist's order.
 
-    Either order alone misses sources: among look-alike kinds (register pages of one layout) the source
-    can sit twentieth by fine hash while the hash score puts it first; a grey, mirrored copy has a poor
-    hash score but its core's fine hash is close.
+    The shortlist's order looks at one view per photo, the one whose key matched; among six kinds of
+    look-alike scene that put the source below 40 others for one copy in twenty. Both photos' views
+    agreeing at several zooms, in both directions, picks it out; the hash score adds what survives a
+    brightened copy, whose views move more than its whole-picture hashes (measured in
+    docs/performance.md, "Reused photos").
     """
-    by_fine = list(shortlist)
-    scores = {key: match(fp, other).score for key, other in shortlist.items()}
-    by_score = sorted(scores, key=lambda key: (scores[key], by_fine.index(key)))
-    picked: list = []
-    for pair in zip(by_fine, by_score, strict=True):
-        for key in pair:
-            if key not in picked and len(picked) < limit:
-                picked.append(key)
-    return picked
+    keys = list(shortlist)
+    if not keys:
+        return []
+    others = [shortlist[key] for key in keys]
+    ranking = view_distances(fp, others) + HASH_WEIGHT * pairwise_scores([fp], others)[0]
+    return [keys[i] for i in np.argsort(ranking, kind="stable")[:limit]]
+
+
+def view_distance(new: Fingerprint, stored: Fingerprint) -> int:
+    """How far apart two photos' views are, in bits: ``view_distances`` of one pair."""
+    return int(view_distances(new, [stored])[0])
+
+
+def view_distances(new: Fingerprint, others: Sequence[Fingerprint]) -> np.ndarray:
+    """For each of ``others``, the fine-hash distance of its views to ``new``'s, in both directions.
+
+    Each of the other's stored views (its core at three zooms) is matched to the nearest of ``new``'s
+    guesses (mirror, tilt, crop scale), and each of ``new``'s stored views to the nearest of the other's
+    guesses; the best ``AGREEING_VIEWS`` of each direction are summed (0 .. 256). The same photo agrees
+    at several zooms and either way round (the original's zoomed-in guess is the copy's core); a
+    look-alike scene matches one view by chance, seldom four.
+    """
+    mine_stored, mine_query = _fines(new.stored), _fines(new.query)
+    result = np.empty(len(others), dtype=np.int64)
+    for number, other in enumerate(others):
+        result[number] = _best_views(_fines(other.stored), mine_query) + _best_views(mine_stored, _fines(other.query))
+    return result
+
+
+def _fines(views: Sequence[ViewKey]) -> np.ndarray:
+    return np.fromiter((v.fine for v in views), dtype=np.uint64, count=len(views))
+
+
+def _best_views(stored: np.ndarray, query: np.ndarray) -> int:
+    """Sum of the ``AGREEING_VIEWS`` smallest distances of a stored view to its nearest guess (64 for a
+    missing view or no guesses)."""
+    if not len(stored) or not len(query):
+        return 64 * AGREEING_VIEWS
+    nearest = np.bitwise_count(np.bitwise_xor(stored[:, None], query[None, :])).min(axis=1)
+    best = np.sort(nearest)[:AGREEING_VIEWS]
+    return int(best.sum()) + 64 * (AGREEING_VIEWS - len(best))
 
 
 def rank_candidates(best: dict, limit: int | None = SHORTLIST) -> list:

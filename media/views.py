@@ -8,8 +8,8 @@ scale, the tilt and the mirroring are guessed. So:
 
 - a stored photo is keyed by its core as it is, zoomed in and zoomed out (``STORED_SCALES``, 3 keys);
 - a new photo is looked up under every guess: mirrored or not, tilted by ``ROTATIONS``, showing
-  ``QUERY_SCALES`` of the stored one's field (a crop, or the original of a crop), with the least
-  reliable bit of each key flipped as well (about 50 distinct keys after duplicates).
+  ``QUERY_SCALES`` of the stored one's field (a crop, or the original of a crop), with a probe of each
+  key as well, its least reliable pair of bits swapped (about 30 distinct keys after duplicates).
 
 Each key is 16 bits: the signs (about their median) of the 8 lowest DCT coefficients of the view, which
 survive shrinking, recompression, grey and contrast, and 8 bits of the view's low-frequency Fourier
@@ -39,7 +39,7 @@ _WINDOW = np.outer(np.hanning(_FFT_SIDE), np.hanning(_FFT_SIDE)).astype(np.float
 
 
 class ViewKey(NamedTuple):
-    """One view's lookup key (16 bits), its probe (the least reliable bit flipped) and its fine hash.
+    """One view's lookup key (16 bits), its probe (the least reliable pair of bits swapped) and its fine hash.
 
     A named tuple, not a dataclass: a lookup parses some 45 of them for each of 40 shortlisted photos."""
 
@@ -100,10 +100,36 @@ def _view_keys(regions: list[Image.Image]) -> list[ViewKey]:
     fine_bits = fine > np.median(fine[:, 1:], axis=1, keepdims=True)
     values = np.concatenate([low, _low_spectrum(pixels)], axis=1)
     bits = values > 0
-    flipped = bits.copy()
-    weakest = np.argmin(np.abs(values), axis=1)
-    flipped[np.arange(len(regions)), weakest] ^= True
-    return [ViewKey(_pack(bits[i]), _pack(flipped[i]), _pack(fine_bits[i])) for i in range(len(regions))]
+    probes = _swap_weakest_pair(values, bits)
+    return [ViewKey(_pack(bits[i]), _pack(probes[i]), _pack(fine_bits[i])) for i in range(len(regions))]
+
+
+def _swap_weakest_pair(values: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """The probe keys: in the half (DCT or Fourier) whose two middle values lie closest together, the
+    sign of both swapped.
+
+    Each half's 8 bits are signs about the half's own median, so every key has exactly four ones in each
+    half, and an edit that moves the view moves the median too: the smallest positive and the largest
+    negative value trade places, which changes two bits, never one. (A probe with one bit flipped has
+    three or five ones and can never equal a stored key; measured, it found nothing.)
+    """
+    rows = np.arange(len(values))
+    probes = bits.copy()
+    best_gap = np.full(len(values), np.inf)
+    chosen = np.zeros((len(values), 2), dtype=int)
+    for start in (0, 8):
+        half = values[:, start : start + 8]
+        above = np.where(half > 0, half, np.inf)
+        below = np.where(half <= 0, half, -np.inf)
+        low_above, high_below = above.argmin(axis=1), below.argmax(axis=1)
+        gap = above[rows, low_above] - below[rows, high_below]
+        better = gap < best_gap
+        best_gap = np.where(better, gap, best_gap)
+        chosen[better] = np.stack([low_above, high_below], axis=1)[better] + start
+    swappable = np.isfinite(best_gap)
+    for column in (0, 1):
+        probes[rows[swappable], chosen[swappable, column]] ^= True
+    return probes
 
 
 def _low_spectrum(pixels: np.ndarray) -> np.ndarray:

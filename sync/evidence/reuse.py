@@ -174,7 +174,8 @@ def _similar_blobs(session: Session, check: PhotoCheck, store: BlobStore) -> dic
     """SHA-256 -> verdict of other checked photos judged to be this photo, found through the key index.
 
     One indexed query fetches the ``photo_keys`` rows sharing a key with the photo's guesses (docs/media.md
-    4); the best SHORTLIST by fine hash are read, the best CANDIDATES of those judged (media.duplicates),
+    4); the best SHORTLIST by fine hash are read, the best CANDIDATES of those by view agreement and hash
+    score judged (media.duplicates),
     so the work per new photo grows with the number of look-alikes, not with the collection.
     """
     mine = _fingerprint_of(check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -11,7 +12,17 @@ from PIL import Image, ImageOps
 
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
 from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set
-from media.duplicates import DuplicateIndex, Fingerprint, examine, fingerprint, judge, match, pairwise_scores
+from media.duplicates import (
+    CANDIDATES,
+    SHORTLIST,
+    DuplicateIndex,
+    Fingerprint,
+    examine,
+    fingerprint,
+    judge,
+    match,
+    pairwise_scores,
+)
 from media.images import UnreadableImage
 from media.keypoints import Features
 from tests.media.photos import scene, write_jpeg
@@ -107,6 +118,54 @@ def test_field_reuses_are_found_and_look_alikes_are_not(field: list[tuple[FieldP
     assert seen == set(FIELD_ALTERATIONS)
     assert np.mean(caught) >= 0.85, f"{sum(caught)} of {len(caught)} reuses found"
     assert wrong == []  # no same-design neighbour, no other scene
+
+
+def test_probes_are_keys_a_stored_photo_can_have(labelled: tuple[list[LabelledPhoto], list[Fingerprint]]) -> None:
+    """Every key has four ones in each half (signs about the half's median); a probe must too, or it can
+    never equal a stored photo's key and the lookup spends half its keys on nothing."""
+    _, fps = labelled
+    views = [view for fp in fps[::5] for view in fp.query]
+    assert len(views) > 1000
+    for view in views:
+        for value in (view.key, view.probe):
+            assert ((value >> 8).bit_count(), (value & 0xFF).bit_count()) == (4, 4), f"{value:016b}"
+    swapped = [(view.key ^ view.probe).bit_count() for view in views]
+    assert set(swapped) <= {0, 2} and swapped.count(2) > 0.95 * len(views)
+
+
+LOOK_ALIKES = 60
+assert CANDIDATES * 4 < LOOK_ALIKES < SHORTLIST
+
+
+def test_the_source_is_judged_even_behind_many_look_alikes(
+    field: list[tuple[FieldPhoto, Fingerprint, Features]],
+) -> None:
+    """60 look-alikes (other photos one of whose views matches the copy's guess exactly, as a scene of
+    the same kind does by chance) come before the source by that view's fine hash, five times as many as
+    are judged; the source, whose views agree with the copy's at several zooms and both ways round, is
+    still judged. (The shortlist of 40 by fine hash alone lost it.)"""
+    source = {photo.source: n for n, (photo, _, _) in enumerate(field) if photo.role != "copy"}
+    distinct = [(photo, fp) for photo, fp, _ in field if photo.role != "copy"]
+    kept = []
+    for number, (photo, fp, _) in enumerate(field):
+        if photo.role != "copy":
+            continue
+        plain = DuplicateIndex()
+        for other, (_, other_fp, _) in enumerate(field):
+            plain.add(other, other_fp)
+        if source[photo.source] not in plain.candidates(fp, exclude=number):
+            continue
+        crowded = DuplicateIndex()
+        for other, (_, other_fp, _) in enumerate(field):
+            crowded.add(other, other_fp)
+        strangers = [other_fp for other, other_fp in distinct if other.family != photo.family]
+        for decoy in range(LOOK_ALIKES):
+            base, guess = strangers[decoy % len(strangers)], fp.query[decoy % len(fp.query)]
+            stored = (guess, *base.stored[1:])
+            crowded.add(("decoy", decoy), dataclasses.replace(base, stored=stored))
+        kept.append(source[photo.source] in crowded.candidates(fp, exclude=number))
+    assert len(kept) >= 20
+    assert np.mean(kept) >= 0.9, f"{sum(kept)} of {len(kept)} sources still judged"
 
 
 def test_the_verdict_names_what_was_done(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ class Flag(Base):
     submission_version_id: Mapped[int | None] = mapped_column(ForeignKey("submission_versions.id"), nullable=True)
     household_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     other_household_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    other_submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True)
+    other_submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True, index=True)
     attachment_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     other_attachment_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # The measured values: distance_m, hours_apart, device/server values, hamming distance, ...

@@ -86,6 +86,26 @@ def scope_of(actor: Actor) -> Scope:
     return actor.scope
 
 
+def require_whole_project(permission: str, project_id: int) -> Actor:
+    """A named account whose role allows ``permission`` over the whole project, not an area of it: what
+    managing the project's phones over the API needs (a phone's area may be anywhere in the project)."""
+    actor = require(permission, project_id, None)
+    if scope_of(actor).area:
+        raise Forbidden("Only an account of the whole project may do this; yours is limited to an area.")
+    return actor
+
+
+def require_server_admin() -> Actor:
+    """A named account that administers the whole of some project: the server's own figures (``/metrics``)
+    are about every project's jobs, so an administrator of an area does not read them."""
+    actor = authenticate(None)
+    if actor.kind != "user" or not any(
+        scope.may("admin") and not scope.area for scope in scopes_of(db(), actor.id)
+    ):
+        raise Forbidden("Only administrators of a whole project may read the metrics.")
+    return actor
+
+
 def member_projects(permission: str) -> list[int]:
     """The projects where the calling named account's role has ``permission`` (``GET /v1/projects``)."""
     actor = authenticate(None)

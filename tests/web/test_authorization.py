@@ -54,6 +54,7 @@ class Rule:
     body: dict | None = None
     signed_in: bool = False  # public pages that need only a signed-in account
     missing: bool = False  # names nothing that exists: allowed callers get 404, refused ones 403
+    whole_project: bool = False  # only accounts of the whole project (no area) may: phones, server figures
 
 
 V1 = "/v1/projects/{p}"
@@ -141,6 +142,18 @@ RULES: dict[str, Rule] = {
     "registry.entity": Rule("GET", _p(V1 + "/datasets/households/entities/{e}"), "registry.read", in_area=True),
     "registry.entity_versions_view": Rule("GET", _p(V1 + "/datasets/households/entities/{e}/versions"),
                                           "registry.read", in_area=True),
+    "exports.xlsx": Rule("GET", _p(V1 + "/forms/house_appraisal/submissions.xlsx"), "submission.read"),
+    "exports.parquet": Rule("GET", _p(V1 + "/forms/house_appraisal/submissions.parquet"), "submission.read"),
+    "registry_export.xlsx": Rule("GET", _p(V1 + "/registry/export.xlsx"), "registry.read"),
+    "registry_export.csv_zip": Rule("GET", _p(V1 + "/registry/export.zip"), "registry.read"),
+    "registry_export.parquet_zip": Rule("GET", _p(V1 + "/registry/export.parquet.zip"), "registry.read"),
+    "app_users.list_app_users": Rule("GET", _p(V1 + "/app-users"), "admin", whole_project=True),
+    "app_users.create": Rule("POST", _p(V1 + "/app-users"), "admin", whole_project=True,
+                             body={"displayName": "调查员", "area": VILLAGE_A}),
+    "app_users.change_area": Rule("PATCH", _p(V1 + "/app-users/999"), "admin", whole_project=True, missing=True,
+                                  body={"area": VILLAGE_A}),
+    "app_users.revoke": Rule("DELETE", _p(V1 + "/app-users/999"), "admin", whole_project=True, missing=True),
+    "metrics.metrics": Rule("GET", _p("/metrics"), "admin", whole_project=True),
     # -- pages ----------------------------------------------------------------------------------------
     "workspace.project": Rule("GET", _p("/projects/{p}"), "form.read", client="page"),
     "review.queue": Rule("GET", _p("/projects/{p}/submissions?form=house_appraisal"), "submission.read",
@@ -231,6 +244,8 @@ def _call(client, rule: Rule, target: Target, headers: dict | None = None):  # n
 
 def _expected(rule: Rule, role: str, area: str) -> str:
     if rule.permission is not None and not allowed(role, rule.permission):
+        return "refused"
+    if rule.whole_project and area:
         return "refused"
     if rule.missing:
         return "not found"

@@ -8,6 +8,8 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from server.flag_words import translate_message
+
 STATES = {
     "none": _l("Not reviewed"),
     "hasIssues": _l("Has issues"),
@@ -75,7 +77,7 @@ def flag_kind_name(kind: str) -> str:
 
 
 def explain_flag(flag) -> str:  # noqa: ANN001 - a Flag
-    """The flag in words with its measured values; the stored English message where no wording exists."""
+    """The flag in words with its measured values; a rule's stored message translated (server/flag_words.py)."""
     d = flag.details or {}
     kind = flag.kind
     if kind == "photo_taken_too_far_away":
@@ -114,4 +116,4 @@ def explain_flag(flag) -> str:  # noqa: ANN001 - a Flag
         return _("%(photo)s is named in the form but has not arrived.", photo=flag.attachment_name or "")
     if kind == "photo_unreadable":
         return _("%(photo)s cannot be read as an image.", photo=flag.attachment_name or "")
-    return flag.message
+    return translate_message(flag.message)

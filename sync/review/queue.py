@@ -31,6 +31,9 @@ from sync.errors import BadRequest
 from sync.review.reviews import REVIEW_STATES
 
 PAGE_SIZE = 50
+# A count past this shows as "1000+": an exact count reads every matching row (100,000 in a county, 300 ms
+# and more), a capped one at most this many per review state, each an index range (docs/performance.md).
+COUNT_CAP = 1000
 SORTS = ("newest", "oldest")
 UNDECIDED = "none"  # the filter value for "no decision yet"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic")
@@ -121,8 +124,12 @@ def _day(raw: str, name: str) -> date | None:
         raise BadRequest(f"{name} must be a date as YYYY-MM-DD.") from None
 
 
-def conditions(scope: Scope, wanted: QueueFilter) -> list[ColumnElement[bool]]:
-    """The SQL conditions of ``wanted`` within ``scope`` (a filter outside the scope is refused)."""
+def conditions(scope: Scope, wanted: QueueFilter, *, from_flags: bool = False) -> list[ColumnElement[bool]]:
+    """The SQL conditions of ``wanted`` within ``scope`` (a filter outside the scope is refused).
+
+    A flag filter is a lookup per submission (``EXISTS``), which suits a page: the ordered scan stops at its
+    50th match. ``from_flags`` makes it the submissions of the open flags instead (``IN``, a range of
+    ix_flags_open), which suits a count over a whole county: flags are few beside submissions."""
     if wanted.area and not scope.covers(wanted.area):
         raise BadRequest("That area is outside your area.")
     forms = select(Form.id).where(Form.project_id == scope.project_id)
@@ -146,7 +153,12 @@ def conditions(scope: Scope, wanted: QueueFilter) -> list[ColumnElement[bool]]:
         found.append(Submission.review_state.is_(None))
     elif wanted.state:
         found.append(Submission.review_state == wanted.state)
-    if wanted.flag:
+    if wanted.flag and from_flags:
+        flagged = select(Flag.submission_id).where(Flag.state == "open")
+        if wanted.flag != "any":
+            flagged = flagged.where(Flag.kind == wanted.flag)
+        found.append(Submission.id.in_(flagged))
+    elif wanted.flag:
         flagged = select(Flag.id).where(Flag.submission_id == Submission.id, Flag.state == "open")
         if wanted.flag != "any":
             flagged = flagged.where(Flag.kind == wanted.flag)
@@ -156,6 +168,20 @@ def conditions(scope: Scope, wanted: QueueFilter) -> list[ColumnElement[bool]]:
     if wanted.verdicts:
         found.append(Submission.verdict.in_(wanted.verdicts))
     return found
+
+
+class Count(int):
+    """A number of submissions that may have been counted only up to COUNT_CAP: then it reads "1000+"."""
+
+    capped: bool
+
+    def __new__(cls, number: int, capped: bool = False) -> Count:
+        made = super().__new__(cls, number)
+        made.capped = capped
+        return made
+
+    def __str__(self) -> str:
+        return f"{int(self)}+" if self.capped else str(int(self))
 
 
 @dataclass
@@ -173,8 +199,8 @@ class QueuePage:
     rows: list[QueueRow]
     next_after: int | None  # cursor of the following page
     previous_before: int | None  # cursor of the page before
-    total: int
-    by_state: dict[str, int] = field(default_factory=dict)
+    total: Count
+    by_state: dict[str, Count] = field(default_factory=dict)
 
 
 def _ordering(sort: str) -> tuple:
@@ -226,26 +252,38 @@ def page(
         rows=rows,
         next_after=rows[-1].submission.id if rows and has_next else None,
         previous_before=rows[0].submission.id if rows and has_previous else None,
-        total=0,
+        total=Count(0),
     )
     if with_counts:
         result.total, result.by_state = counts(session, scope, wanted)
     return result
 
 
-def counts(session: Session, scope: Scope, wanted: QueueFilter) -> tuple[int, dict[str, int]]:
-    """Matching submissions, and how many of them (with every filter but the state) are in each state."""
-    by_state = {
-        state or UNDECIDED: number
-        for state, number in session.execute(
-            select(Submission.review_state, func.count())
-            .where(*conditions(scope, wanted.without("state")))
-            .group_by(Submission.review_state)
-        )
-    }
+def counts(
+    session: Session, scope: Scope, wanted: QueueFilter, cap: int = COUNT_CAP
+) -> tuple[Count, dict[str, Count]]:
+    """Matching submissions, and how many of them (with every filter but the state) are in each state.
+
+    With a flag filter the matching submissions are those of the open flags, read from the flag index, so
+    they are counted exactly in one query. Without one, a county's count would read its 100,000 rows: each
+    state is counted up to COUNT_CAP instead, one query per state, each a range of an index that starts
+    with the area and the state (``ix_submissions_*_states``), so a county costs what a village does.
+    """
+    where = conditions(scope, wanted.without("state"), from_flags=True)
+    by_state: dict[str, Count] = {}
+    if wanted.flag:
+        grouped = select(Submission.review_state, func.count()).where(*where).group_by(Submission.review_state)
+        by_state = {state or UNDECIDED: Count(number) for state, number in session.execute(grouped)}
+    else:
+        for state in (UNDECIDED, *REVIEW_STATES):
+            in_state = Submission.review_state.is_(None) if state == UNDECIDED else Submission.review_state == state
+            first = select(literal(1)).where(*where, in_state).limit(cap + 1).subquery()
+            number = session.scalar(select(func.count()).select_from(first)) or 0
+            if number:
+                by_state[state] = Count(min(number, cap), capped=number > cap)
     if wanted.state:
-        return by_state.get(wanted.state, 0), by_state
-    return sum(by_state.values()), by_state
+        return by_state.get(wanted.state, Count(0)), by_state
+    return Count(sum(by_state.values()), capped=any(c.capped for c in by_state.values())), by_state
 
 
 def matching_ids(session: Session, scope: Scope, wanted: QueueFilter, batch: int = 500):  # noqa: ANN201

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sync.access.scope import Scope
-from sync.db.models import Audit, Household, Submission
-from sync.review.queue import QueueFilter, page
+from sync.db.models import Audit, Flag, Household, Submission
+from sync.review.queue import QueueFilter, counts, page
 from tests.web.workspace import PASSWORD, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, Workspace, basic, email, settle
 
 
@@ -120,3 +120,25 @@ def test_the_central_review_patch_takes_action_notes(client, small_county: Works
         assert audit.details["notes"] == "好"
     refused = client.patch(url, json={"reviewState": "approved"}, headers=basic("supervisor", "township_b"))
     assert refused.status_code == 404
+
+
+def test_counts_past_the_cap_read_as_at_least(services, small_county: Workspace, project) -> None:  # noqa: ANN001
+    """Each state is counted up to the cap (an index range, however large the county); past it the page says
+    "3+"; with a flag filter the flagged submissions are few and counted exactly."""
+    scope = Scope(project.id, "supervisor", "")
+    with services.sessions() as session:
+        grouped = select(Submission.review_state, func.count()).group_by(Submission.review_state)
+        states = dict(session.execute(grouped).all())
+        exact, by_state = counts(session, scope, QueueFilter(), cap=10_000)
+        assert int(exact) == sum(states.values()) and not exact.capped
+        assert {state: int(n) for state, n in by_state.items()} == {s or "none": n for s, n in states.items()}
+        capped, by_state = counts(session, scope, QueueFilter(), cap=3)
+        undecided = states[None]
+        assert undecided > 3 and by_state["none"].capped and str(by_state["none"]) == "3+"
+        assert capped.capped and str(capped) == f"{int(capped)}+"
+        only_undecided, _ = counts(session, scope, QueueFilter(state="none"), cap=3)
+        assert str(only_undecided) == "3+"
+        flagged = session.scalar(select(func.count(func.distinct(Flag.submission_id))).where(Flag.state == "open"))
+        assert flagged > 3
+        with_flag, _ = counts(session, scope, QueueFilter(flag="any"), cap=3)
+        assert int(with_flag) == flagged and not with_flag.capped

@@ -41,6 +41,8 @@ class Job(Base):
 
 class Flag(Base):
     __tablename__ = "flags"
+    # The review queue's flag filter: the submissions of the open flags (of a kind), read from this index alone.
+    __table_args__ = (Index("ix_flags_open", "state", "kind", "submission_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(48), index=True)

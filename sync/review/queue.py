@@ -264,14 +264,17 @@ def counts(
 ) -> tuple[Count, dict[str, Count]]:
     """Matching submissions, and how many of them (with every filter but the state) are in each state.
 
-    With a flag filter the matching submissions are those of the open flags, read from the flag index, so
-    they are counted exactly in one query. Without one, a county's count would read its 100,000 rows: each
-    state is counted up to COUNT_CAP instead, one query per state, each a range of an index that starts
-    with the area and the state (``ix_submissions_*_states``), so a county costs what a village does.
+    A filter that narrows by date, result, enumerator or flag matches few rows of an area, read from the
+    counts indexes (or, for a flag, from the open flags of ix_flags_open): those are counted exactly, in one
+    grouped query. Without one, a county's count would read all its 100,000 rows: each state is counted up
+    to ``cap`` instead, one query per state, each a range of an index that starts with the area and the
+    state (``ix_submissions_*_states``: area, form, state), so a county costs what a village does.
     """
-    where = conditions(scope, wanted.without("state"), from_flags=True)
+    # Flags first only over a county or the whole project; a township's rows are fewer than the flags.
+    where = conditions(scope, wanted.without("state"), from_flags=len(wanted.area or scope.area) < 9)
+    narrowed = wanted.flag or wanted.start or wanted.end or wanted.verdicts or wanted.enumerator is not None
     by_state: dict[str, Count] = {}
-    if wanted.flag:
+    if narrowed:
         grouped = select(Submission.review_state, func.count()).where(*where).group_by(Submission.review_state)
         by_state = {state or UNDECIDED: Count(number) for state, number in session.execute(grouped)}
     else:

@@ -19,10 +19,10 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.create_index('ix_submissions_states', ['review_state', 'form_id'], unique=False)
-        batch_op.create_index('ix_submissions_county_states', ['county', 'review_state', 'form_id'], unique=False)
-        batch_op.create_index('ix_submissions_township_states', ['township', 'review_state', 'form_id'], unique=False)
-        batch_op.create_index('ix_submissions_village_states', ['village', 'review_state', 'form_id'], unique=False)
+        batch_op.create_index('ix_submissions_states', ['form_id', 'review_state'], unique=False)
+        batch_op.create_index('ix_submissions_county_states', ['county', 'form_id', 'review_state'], unique=False)
+        batch_op.create_index('ix_submissions_township_states', ['township', 'form_id', 'review_state'], unique=False)
+        batch_op.create_index('ix_submissions_village_states', ['village', 'form_id', 'review_state'], unique=False)
     with op.batch_alter_table('flags', schema=None) as batch_op:
         batch_op.create_index('ix_flags_open', ['state', 'kind', 'submission_id'], unique=False)
 

@@ -22,13 +22,13 @@ def test_models_and_migrations_have_not_drifted_apart(database_url: str) -> None
 
 
 def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_an_empty_one(database_url: str) -> None:
-    """0011 (memberships) and 0012 (queue count indexes) follow 0010 (form drafts): a database of the previous
+    """0012 (memberships) and 0013 (queue count indexes) follow 0011 (flattened copies): a database of the previous
     release keeps its accounts' rights (every account a member of every project, over the whole project), and
     an empty one builds."""
     engine = make_engine(database_url)
     try:
-        downgrade(engine, "0010")
-        assert current_revision(engine) == "0010"
+        downgrade(engine, "0011")
+        assert current_revision(engine) == "0011"
         assert "memberships" not in inspect(engine).get_table_names()
         now = datetime(2026, 12, 1, tzinfo=UTC)
         with engine.begin() as connection:
@@ -41,8 +41,8 @@ def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_a
                      "(1, 'admin@example.org', 'x', 'admin', :now), (2, 'viewer@example.org', 'x', 'viewer', :now)"),
                 {"now": now},
             )
-        assert upgrade(engine) == ("0010", head_revision())
-        assert head_revision() == "0012"
+        assert upgrade(engine) == ("0011", head_revision())
+        assert head_revision() == "0013"
         with engine.connect() as connection:
             rows = connection.execute(
                 text("SELECT user_id, project_id, role, area FROM memberships ORDER BY user_id, project_id")
@@ -52,7 +52,7 @@ def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_a
         ]
         downgrade(engine, "base")
         assert current_revision(engine) is None
-        assert upgrade(engine) == (None, "0012")
+        assert upgrade(engine) == (None, "0013")
         check(engine)
     finally:
         engine.dispose()

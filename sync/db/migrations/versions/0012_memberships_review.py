@@ -1,7 +1,7 @@
 """Memberships (role and area per project), sign-in failures, comments, review columns on submissions
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 21:30:00.000000
 
 The previous release may still be serving while this runs: keep changes additive. ``users.role`` stays
@@ -17,8 +17,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

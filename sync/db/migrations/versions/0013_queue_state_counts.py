@@ -1,7 +1,7 @@
 """Indexes for the review queue's capped counts per review state and its flag filter
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02 00:30:00.000000
 
 Additive (indexes only): the previous release keeps working while this runs. See docs/performance.md,
@@ -11,8 +11,8 @@ Additive (indexes only): the previous release keeps working while this runs. See
 from alembic import op
 
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -35,19 +35,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger("qingling").setLevel(settings.log_level.upper())
 
-    from server import metrics
+    from server import i18n, metrics, web
     from server.blueprints import (
+        admin,
         api,
         app_users,
+        audits,
         draft_test,
         exports,
         forms_api,
+        gallery,
+        households,
         ledger,
         odata,
         openrosa,
+        photos,
         registry,
         registry_export,
+        review,
         sessions,
+        signin,
+        workspace,
     )
 
     # Phones use the token prefix; named accounts use plain /v1 (docs/protocol.md §10).
@@ -64,6 +72,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(sessions.bp, url_prefix="/v1")
     app.register_blueprint(app_users.bp, url_prefix="/v1")
     app.register_blueprint(metrics.bp)
+    # The review workspace: pages for people, signed in with a session cookie (docs/review.md).
+    i18n.init_app(app)
+    web.init_app(app)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(workspace.bp)
+    app.register_blueprint(review.bp)
+    app.register_blueprint(photos.bp)
+    app.register_blueprint(gallery.bp)
+    app.register_blueprint(households.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(audits.bp)
     register_error_handlers(app)
 
     @app.before_request

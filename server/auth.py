@@ -15,12 +15,13 @@ from flask import g, request
 
 from server.context import db, services
 from sync.access.accounts import app_user_for_token, user_for_session_token
-from sync.access.roles import APP_USER_PERMISSIONS, PERMISSIONS
+from sync.access.memberships import scope_for, scopes_of
+from sync.access.roles import APP_USER, allowed
+from sync.access.scope import Scope
 from sync.errors import AuthenticationFailed, Forbidden, HttpsOnly, NotFound
 from sync.intake.projects import get_project
 
 REALM = "Qingling"
-
 
 
 class ChallengeRequired(AuthenticationFailed):
@@ -29,11 +30,14 @@ class ChallengeRequired(AuthenticationFailed):
 
 @dataclass(frozen=True)
 class Actor:
+    """Who calls. A named account's role and area depend on the project: ``require`` fills in ``scope``."""
+
     kind: str  # "user" or "app_user"
     id: int
     role: str
     project_id: int | None = None  # app users belong to one project
     area: str | None = None  # an app user's area: the households its entity list holds (None: all)
+    scope: Scope | None = None  # filled in by ``require`` for the project of the request
 
     @property
     def user_id(self) -> int | None:
@@ -54,25 +58,65 @@ def authenticate(token: str | None) -> Actor:
 
 
 def require(permission: str, project_id: int, token: str | None) -> Actor:
-    """The caller, if it may do ``permission`` in an existing project; an unknown project is a 404, as in
-    Central, rather than an empty list or a 204 for a project that is not there."""
+    """The caller, with its scope in ``project_id``, if its role there allows ``permission``.
+
+    An unknown project is a 404, as in Central, rather than an empty list or a 204 for a project that is not
+    there. An app user (a phone) acts within its own area; a named account within its membership's."""
     actor = authenticate(token)
     if get_project(db(), project_id) is None:
         raise NotFound(f"There is no project {project_id}.")
-    if actor.project_id is not None and actor.project_id != project_id:
-        raise Forbidden("This app user belongs to another project.")
-    allowed = APP_USER_PERMISSIONS if actor.kind == "app_user" else PERMISSIONS.get(actor.role, frozenset())
-    if permission not in allowed:
-        raise Forbidden(f"Your role ({actor.role}) may not do this.")
+    if actor.kind == "app_user":
+        if actor.project_id != project_id:
+            raise Forbidden("This app user belongs to another project.")
+        scope = Scope(project_id=project_id, role=APP_USER, area=actor.area or "")
+    else:
+        scope = scope_for(db(), actor.id, project_id)
+        if scope is None:
+            raise Forbidden("Your account is not a member of this project.")
+    if not allowed(scope.role, permission):
+        raise Forbidden(f"Your role ({scope.role}) may not do this.")
+    return Actor(
+        kind=actor.kind, id=actor.id, role=scope.role, project_id=actor.project_id, area=actor.area, scope=scope
+    )
+
+
+def scope_of(actor: Actor) -> Scope:
+    """The scope ``require`` gave ``actor`` (a view that calls ``require`` first always has one)."""
+    assert actor.scope is not None, "require() before scope_of()"
+    return actor.scope
+
+
+def require_whole_project(permission: str, project_id: int) -> Actor:
+    """A named account whose role allows ``permission`` over the whole project, not an area of it: what
+    managing the project's phones over the API needs (a phone's area may be anywhere in the project)."""
+    actor = require(permission, project_id, None)
+    if scope_of(actor).area:
+        raise Forbidden("Only an account of the whole project may do this; yours is limited to an area.")
     return actor
 
 
-def require_role(permission: str) -> Actor:
-    """A named account whose role has ``permission``, for URLs above any one project (``GET /v1/projects``)."""
+def require_server_admin() -> Actor:
+    """A named account that administers the whole of some project: the server's own figures (``/metrics``)
+    are about every project's jobs, so an administrator of an area does not read them."""
     actor = authenticate(None)
-    if permission not in PERMISSIONS.get(actor.role, set()):
-        raise Forbidden(f"Your role ({actor.role}) may not do this.")
+    if actor.kind != "user" or not any(
+        scope.may("admin") and not scope.area for scope in scopes_of(db(), actor.id)
+    ):
+        raise Forbidden("Only administrators of a whole project may read the metrics.")
     return actor
+
+
+def member_projects(permission: str) -> list[int]:
+    """The projects where the calling named account's role has ``permission`` (``GET /v1/projects``)."""
+    actor = authenticate(None)
+    if actor.kind != "user":
+        raise Forbidden("Only named accounts may list projects.")
+    scopes = scopes_of(db(), actor.id)
+    found = [scope.project_id for scope in scopes if allowed(scope.role, permission)]
+    if not found:
+        roles = ", ".join(sorted({scope.role for scope in scopes})) or "none"
+        raise Forbidden(f"Your role ({roles}) may not do this.")
+    return found
 
 
 def _from_token(token: str) -> Actor:

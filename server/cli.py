@@ -104,12 +104,14 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True)
 @click.option("--role", required=True, type=click.Choice(ROLES))
-def users_create(email: str, role: str) -> None:
+@click.option("--area", default="", help="County (6 digits), township (9) or village (12) code; default: all.")
+def users_create(email: str, role: str, area: str) -> None:
     """Create an account; the password is asked at a prompt, or read from standard input."""
     from sync.access.accounts import create_user
     from sync.db.engine import transaction
     from sync.db.migrate import upgrade
     from sync.errors import Problem
+    from sync.intake.projects import ensure_default_project
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -121,10 +123,11 @@ def users_create(email: str, role: str) -> None:
     upgrade(services.engine)  # a fresh data folder has no tables yet
     try:
         with transaction(services.sessions) as session:
-            user = create_user(session, email, password, role)
+            project, _app_user = ensure_default_project(session, services.settings.default_project_name)
+            user = create_user(session, email, password, role, area=area, project_id=project.id)
     except Problem as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"created {user.email} ({user.role})")
+    click.echo(f"created {user.email} ({user.role}, {area or 'whole project'})")
 
 
 @main.group()
@@ -210,6 +213,30 @@ def forms_state(form_id: str, state: str, project_id: int | None) -> None:
     except Problem as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"{form_id} is now {state}")
+
+
+@forms.command("approval")
+@click.argument("form_id")
+@click.argument("setting", type=click.Choice(["required", "not-required"]))
+@click.option("--project", "project_id", type=int, default=None)
+def forms_approval(form_id: str, setting: str, project_id: int | None) -> None:
+    """Whether the registry waits for a supervisor's approval of this form's submissions (Central's
+    approvalRequired); the form's submissions are normalized again under the new rule."""
+    from server.startup import prepare_database
+    from sync.db.engine import transaction
+    from sync.errors import Problem
+    from sync.intake.forms import get_form
+    from sync.review.gate import set_approval_required
+
+    services = _services()
+    project = prepare_database(services, project_id)
+    try:
+        with transaction(services.sessions) as session:
+            queued = set_approval_required(session, get_form(session, project.id, form_id), setting == "required",
+                                           user_id=None)
+    except Problem as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{form_id}: approval {setting}; {queued} submission(s) queued to be normalized again")
 
 
 @main.command()

@@ -41,3 +41,8 @@ def terminal_qr(payload: str) -> str:
     out = io.StringIO()
     segno.make(payload, error="l", micro=False).terminal(out=out, compact=True, border=2)
     return out.getvalue()
+
+
+def svg_qr(payload: str) -> str:
+    """The QR code as inline SVG, for the phones page (no image file, no script)."""
+    return segno.make(payload, error="l", micro=False).svg_inline(scale=4, border=2)

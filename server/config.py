@@ -50,6 +50,14 @@ class Settings:
     photo_max_distance_m: float = 300.0
     photo_max_time_gap_hours: float = 24.0
     photo_camera_utc_offset_hours: float = 8.0
+    # The review workspace (docs/review.md): how long a browser sign-in lasts, and how many refused
+    # sign-ins in 15 minutes an account or an address may have before further attempts wait.
+    session_hours: float = 8.0
+    sign_in_attempts: int = 5
+    # Lifetime of the presigned URL an original photo on the S3 store redirects to.
+    presigned_url_seconds: int = 300
+    # The calendar the workspace shows times and filters dates in (China: UTC+8).
+    display_utc_offset_hours: float = 8.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -147,6 +155,14 @@ def _check(settings: Settings) -> list[str]:
         problems.append("QINGLING_PHOTO_MAX_TIME_GAP_HOURS: must be zero or more hours")
     if not -14 <= settings.photo_camera_utc_offset_hours <= 14:
         problems.append("QINGLING_PHOTO_CAMERA_UTC_OFFSET_HOURS: must be between -14 and 14")
+    if not 0 < settings.session_hours <= 24 * 30:
+        problems.append("QINGLING_SESSION_HOURS: must be more than 0 and at most 720 hours")
+    if settings.sign_in_attempts < 1:
+        problems.append("QINGLING_SIGN_IN_ATTEMPTS: must be at least 1")
+    if not -14 <= settings.display_utc_offset_hours <= 14:
+        problems.append("QINGLING_DISPLAY_UTC_OFFSET_HOURS: must be between -14 and 14")
+    if not 10 <= settings.presigned_url_seconds <= 7 * 24 * 3600:
+        problems.append("QINGLING_PRESIGNED_URL_SECONDS: must be between 10 and 604800")
     return problems
 
 

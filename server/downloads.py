@@ -110,6 +110,11 @@ def _read_head(handle: BinaryIO) -> bytes:
     return bytes(head)
 
 
+def chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """The bytes of an open blob, a chunk at a time, closing it at the end (or when the client leaves)."""
+    return _chunks(b"", handle)
+
+
 def _chunks(head: bytes, handle: BinaryIO) -> Iterator[bytes]:
     try:
         if head:

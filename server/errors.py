@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server.auth import ChallengeRequired, challenge_header
 from server.metrics import count_problem
 from server.openrosa import openrosa_message
 from server.safe_text import log_path, printable
+from server.web import is_page
 from sync.errors import Problem, TooLarge
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,8 @@ def wants_openrosa() -> bool:
 
 def render_problem(problem: Problem) -> Response:
     count_problem(problem.code)
+    if is_page():
+        return render_page_problem(problem)
     if wants_openrosa():
         response = openrosa_message(problem.message, problem.status, nature="error")
     else:
@@ -42,6 +47,31 @@ def render_problem(problem: Problem) -> Response:
 def _json_code(code: str) -> float | int:
     """Central sends its problem code as a JSON number (401.2); a bare HTTP status (405) as an integer."""
     return float(code) if "." in code else int(code)
+
+
+def render_page_problem(problem: Problem) -> Response:
+    """A readable page in the person's language; the message of a typed problem is shown as it is."""
+    headings = {
+        400: _("This request could not be handled"),
+        401: _("Please sign in"),
+        403: _("Not allowed"),
+        404: _("Not found"),
+        405: _("Not allowed"),
+        413: _("Too large"),
+        429: _("Too many attempts"),
+    }
+    messages = {
+        404: _("There is nothing here, or it is outside your area."),
+        403: _("Your role may not do this."),
+        500: _("Something went wrong on the server; it has been logged. Please try again later."),
+    }
+    status = problem.status
+    message = messages.get(status, problem.message) if status in (403, 404, 500) else problem.message
+    body = render_template(
+        "web/error.html", status=status, heading=headings.get(status, _("Error")), message=message, scope=None,
+        project=None,
+    )
+    return make_response(body, status)
 
 
 def _details(problem: Problem) -> dict:
@@ -66,6 +96,12 @@ def register_error_handlers(app: Flask) -> None:
         return render_problem(
             TooLarge(f"The submission is larger than this server accepts ({limit:,} bytes); nothing was saved.")
         )
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(_exc: CSRFError) -> Response:
+        problem = Problem(_("This form has expired or did not come from this site. Reload the page and try again."))
+        problem.code = "400.1"
+        return render_problem(problem)
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException) -> Response:

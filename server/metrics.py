@@ -15,10 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from server.auth import authenticate
+from server.auth import require_server_admin
 from server.context import db
-from sync.access.roles import PERMISSIONS
-from sync.errors import Forbidden
 from sync.jobs.figures import queue_figures
 
 bp = Blueprint("metrics", __name__)
@@ -55,9 +53,7 @@ class _QueueCollector(Collector):
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    actor = authenticate(None)
-    if "admin" not in PERMISSIONS.get(actor.role, frozenset()):
-        raise Forbidden("Only administrators may read the metrics.")
+    require_server_admin()
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_QueueCollector())
     return Response(generate_latest(scrape) + generate_latest(PROCESS), mimetype=CONTENT_TYPE_LATEST)

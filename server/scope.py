@@ -1,19 +1,19 @@
 """The area a request may see: the one place where an account's area scope reaches the exports and the ledger.
 
 Every export query takes an optional area (an administrative code; ``sync.exports.source.in_area`` is
-the rule). Accounts carry no area yet, so ``caller_area`` answers None (the whole project); once
-memberships with an area exist, it returns the caller's code and every export route follows.
+the rule). ``caller_area`` answers the area of the caller's membership in the project (``require`` put
+its scope on the actor; sync/access/scope.py), or None for the whole project.
 """
 
 from __future__ import annotations
 
-from server.auth import Actor
+from server.auth import Actor, scope_of
 from sync.errors import BadRequest, Forbidden
 
 
 def caller_area(actor: Actor) -> str | None:
     """The administrative code the caller is limited to, or None for the whole project."""
-    return None
+    return scope_of(actor).limit  # fails rather than widen to the whole project when require() was skipped
 
 
 def export_area(actor: Actor, requested: str | None) -> str | None:

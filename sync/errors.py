@@ -133,6 +133,11 @@ class FormVersionConflict(Problem):
     default_message = "A form version with this version string but different content is already published."
 
 
+class TooManyAttempts(Problem):
+    code = "429.1"
+    default_message = "Too many refused sign-ins; wait a quarter of an hour and try again."
+
+
 class TooLarge(Problem):
     code = "413.1"
     default_message = "The submission is too large."

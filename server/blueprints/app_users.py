@@ -6,26 +6,24 @@ another village (its next form update downloads that village's list). ``DELETE``
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
-from marshmallow import Schema, ValidationError
+from flask import Blueprint, Response, jsonify
+from marshmallow import Schema
 
-from server.auth import require
+from server.auth import require_whole_project
 from server.context import db
+from server.json_body import load_json
 from server.schemas.access import AppUserAreaSchema, AppUserCreateSchema, AppUserSchema
 from sync.access.accounts import revoke_app_user
 from sync.access.areas import app_users, create_app_user_in_area, get_app_user, set_area
 from sync.db.models import AppUser
-from sync.errors import BadRequest, NotFound
+from sync.errors import NotFound
 from sync.intake.projects import get_project
 
 bp = Blueprint("app_users", __name__)
 
 
 def _body(schema: Schema) -> dict:
-    try:
-        return schema.load(request.get_json(silent=True) or {})
-    except ValidationError as exc:
-        raise BadRequest(f"Invalid app user: {exc.messages}") from exc
+    return load_json(schema, "Invalid app user")
 
 
 def _in_project(project_id: int, app_user_id: int) -> AppUser:
@@ -37,13 +35,13 @@ def _in_project(project_id: int, app_user_id: int) -> AppUser:
 
 @bp.get("/projects/<int:project_id>/app-users")
 def list_app_users(project_id: int) -> Response:
-    require("admin", project_id, None)
+    require_whole_project("admin", project_id)
     return jsonify(AppUserSchema(many=True).dump(app_users(db(), project_id)))
 
 
 @bp.post("/projects/<int:project_id>/app-users")
 def create(project_id: int) -> Response:
-    require("admin", project_id, None)
+    require_whole_project("admin", project_id)
     body = _body(AppUserCreateSchema())
     session = db()
     project = get_project(session, project_id)
@@ -56,7 +54,7 @@ def create(project_id: int) -> Response:
 
 @bp.patch("/projects/<int:project_id>/app-users/<int:app_user_id>")
 def change_area(project_id: int, app_user_id: int) -> Response:
-    require("admin", project_id, None)
+    require_whole_project("admin", project_id)
     body = _body(AppUserAreaSchema())
     session = db()
     app_user = set_area(session, _in_project(project_id, app_user_id).id, body["area"])
@@ -66,7 +64,7 @@ def change_area(project_id: int, app_user_id: int) -> Response:
 
 @bp.delete("/projects/<int:project_id>/app-users/<int:app_user_id>")
 def revoke(project_id: int, app_user_id: int) -> Response:
-    require("admin", project_id, None)
+    require_whole_project("admin", project_id)
     session = db()
     revoke_app_user(session, _in_project(project_id, app_user_id))
     session.commit()

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, g, request
 
 from server import downloads, envelopes
-from server.auth import require
+from server.auth import require, scope_of
 from server.context import close_db, db, services, wake_worker
 from server.openrosa import (
     XML_TYPE,
@@ -93,7 +93,7 @@ def manifest(project_id: int, xml_form_id: str) -> Response:
     base = _base(project_id)
     files = []
     for attachment in version.attachments:
-        media = downloads.manifest_entry(session, attachment, base, xml_form_id, actor.area)
+        media = downloads.manifest_entry(session, attachment, base, xml_form_id, scope_of(actor).limit)
         if media is not None:
             files.append(media)
     return xml_document("openrosa/manifest.xml", files=files)
@@ -105,7 +105,7 @@ def form_media(project_id: int, xml_form_id: str, name: str) -> Response:
     session = db()
     _form, version = current_form(session, project_id, xml_form_id)
     attachment = form_attachment(session, version, name)
-    return downloads.form_media_response(session, attachment, actor.area)
+    return downloads.form_media_response(session, attachment, scope_of(actor).limit)
 
 
 @bp.route("/projects/<int:project_id>/submission", methods=["HEAD", "GET"])

@@ -10,9 +10,10 @@ from datetime import date
 
 from flask import Blueprint, Response, jsonify, request
 
-from server.auth import require
+from server.auth import require, scope_of
 from server.context import db
 from server.json_body import load_json
+from server.personal import personal_json
 from server.schemas.api import iso_time
 from server.schemas.registry import (
     ClearanceSchema,
@@ -29,7 +30,7 @@ from server.schemas.registry import (
 from sync.errors import BadRequest, NotFound
 from sync.ledger.derive import resolve_flag_and_derive
 from sync.oversight.flags import list_flags
-from sync.registry.clearance import clearance
+from sync.registry.clearance import area_level, clearance
 from sync.registry.entities import DATASET, entity_listing, entity_versions, get_entity
 from sync.registry.queries import dataset_detail, dataset_summary, get_household, household_detail, list_households
 
@@ -38,23 +39,26 @@ bp = Blueprint("registry", __name__)
 
 @bp.get("/projects/<int:project_id>/registry/clearance")
 def clearance_view(project_id: int) -> Response:
-    require("registry.read", project_id, None)
-    area = request.args.get("area", "")
+    scope = scope_of(require("registry.read", project_id, None))
+    area = request.args.get("area", "") or scope.area
     as_of = _date_arg("date") or date.today()
+    if area_level(area) and not scope.covers(area):
+        raise NotFound(f"The area {area} is outside your area.")
     return jsonify(ClearanceSchema().dump(clearance(db(), project_id, area, as_of)))
 
 
 @bp.get("/projects/<int:project_id>/registry/households")
 def households(project_id: int) -> Response:
-    require("registry.read", project_id, None)
-    found = list_households(db(), project_id, village=request.args.get("village"))
+    scope = scope_of(require("registry.read", project_id, None))
+    found = list_households(db(), project_id, village=request.args.get("village"), scope=scope)
     return jsonify(HouseholdSchema(many=True).dump(found))
 
 
 @bp.get("/projects/<int:project_id>/registry/households/<code>")
 def household(project_id: int, code: str) -> Response:
-    require("registry.read", project_id, None)
-    detail = household_detail(db(), get_household(db(), project_id, code))
+    actor = require("registry.read", project_id, None)
+    scope = scope_of(actor)
+    detail = household_detail(db(), get_household(db(), project_id, code, scope), scope)
     body = HouseholdSchema().dump(detail.household)
     body["members"] = PersonSchema(many=True).dump(detail.members)
     body["history"] = [
@@ -62,20 +66,22 @@ def household(project_id: int, code: str) -> Response:
         for row, source in zip(detail.history, detail.sources, strict=True)
     ]
     body["flags"] = FlagSchema(many=True).dump(detail.flags)
-    return jsonify(body)
+    return jsonify(personal_json(body, scope, actor.user_id, subject=f"household {code}"))
 
 
 @bp.get("/projects/<int:project_id>/flags")
 def flags(project_id: int) -> Response:
-    require("registry.read", project_id, None)
+    actor = require("registry.read", project_id, None)
+    scope = scope_of(actor)
     found = list_flags(
         db(),
         project_id,
+        scope=scope,
         kind=request.args.get("kind"),
         household=request.args.get("household"),
         state=request.args.get("state"),
     )
-    return jsonify(FlagSchema(many=True).dump(found))
+    return jsonify(personal_json(FlagSchema(many=True).dump(found), scope, actor.user_id, subject="flags"))
 
 
 @bp.patch("/projects/<int:project_id>/flags/<int:flag_id>")
@@ -83,47 +89,47 @@ def update_flag(project_id: int, flag_id: int) -> Response:
     actor = require("submission.review", project_id, None)
     body = load_json(FlagUpdateSchema(), "Invalid flag update")
     session = db()
-    flag = resolve_flag_and_derive(session, project_id, flag_id, body["state"], actor.user_id)
+    flag = resolve_flag_and_derive(session, project_id, flag_id, body["state"], actor.user_id, scope_of(actor))
     session.commit()
     return jsonify(FlagSchema().dump(flag))
 
 
 @bp.get("/projects/<int:project_id>/datasets")
 def datasets(project_id: int) -> Response:
-    require("registry.read", project_id, None)
-    return jsonify(DatasetSchema(many=True).dump([dataset_summary(db(), project_id)]))
+    scope = scope_of(require("registry.read", project_id, None))
+    return jsonify(DatasetSchema(many=True).dump([dataset_summary(db(), project_id, scope)]))
 
 
 @bp.get("/projects/<int:project_id>/datasets/<name>")
 def dataset(project_id: int, name: str) -> Response:
-    require("registry.read", project_id, None)
+    scope = scope_of(require("registry.read", project_id, None))
     _dataset(name)
-    return jsonify(DatasetDetailSchema().dump(dataset_detail(db(), project_id)))
+    return jsonify(DatasetDetailSchema().dump(dataset_detail(db(), project_id, scope)))
 
 
 @bp.get("/projects/<int:project_id>/datasets/<name>/entities")
 def entities(project_id: int, name: str) -> Response:
-    require("registry.read", project_id, None)
+    scope = scope_of(require("registry.read", project_id, None))
     _dataset(name)
-    body = [_entity_json(found, versions) for found, versions in entity_listing(db(), project_id)]
+    body = [_entity_json(found, versions) for found, versions in entity_listing(db(), project_id, scope)]
     return jsonify(body)
 
 
 @bp.get("/projects/<int:project_id>/datasets/<name>/entities/<uuid>")
 def entity(project_id: int, name: str, uuid: str) -> Response:
-    require("registry.read", project_id, None)
+    scope = scope_of(require("registry.read", project_id, None))
     _dataset(name)
     session = db()
-    found = get_entity(session, project_id, uuid)
+    found = get_entity(session, project_id, uuid, scope)
     return jsonify(_entity_json(found, entity_versions(session, found)))
 
 
 @bp.get("/projects/<int:project_id>/datasets/<name>/entities/<uuid>/versions")
 def entity_versions_view(project_id: int, name: str, uuid: str) -> Response:
-    require("registry.read", project_id, None)
+    scope = scope_of(require("registry.read", project_id, None))
     _dataset(name)
     session = db()
-    versions = entity_versions(session, get_entity(session, project_id, uuid))
+    versions = entity_versions(session, get_entity(session, project_id, uuid, scope))
     return jsonify(EntityVersionSchema(many=True).dump(versions))
 
 

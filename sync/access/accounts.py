@@ -22,8 +22,9 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.access.roles import ROLES
-from sync.db.models import AppUser, Project, User, utcnow
+from sync.access.memberships import check_role, first_project_id, grant
+from sync.access.places import check_area
+from sync.db.models import AppUser, Membership, Project, User, utcnow
 from sync.errors import BadRequest
 from sync.oversight.audit import record
 
@@ -34,21 +35,39 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_user(session: Session, email: str, password: str, role: str) -> User:
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    role: str,
+    *,
+    area: str = "",
+    project_id: int | None = None,
+    actor_user_id: int | None = None,
+) -> User:
+    """An account with ``role`` over ``area`` ("" = whole project) in ``project_id`` (default: the first
+    project; with no project yet it joins the first one when that is created, see ``adopt_accounts``)."""
     email = email.strip().lower()
-    if role not in ROLES:
-        raise BadRequest(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.")
+    check_role(role)
+    area = check_area(area)
     if "@" not in email:
         raise BadRequest(f"{email!r} is not an email address.")
-    if len(password) < 10:
-        raise BadRequest("The password must have at least 10 characters.")
+    check_password(password)
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise BadRequest(f"An account for {email} already exists.")
     user = User(email=email, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
-    record(session, "user.create", subject=email, details={"role": role})
+    record(session, "user.create", subject=email, details={"role": role, "area": area}, user_id=actor_user_id)
+    project_id = project_id if project_id is not None else first_project_id(session)
+    if project_id is not None:
+        grant(session, user, project_id, role, area, actor_user_id=actor_user_id)
     return user
+
+
+def check_password(password: str) -> None:
+    if len(password) < 10:
+        raise BadRequest("The password must have at least 10 characters.")
 
 
 @dataclass
@@ -140,7 +159,7 @@ def issue_session_token(secret_key: str, user: User) -> tuple[str, datetime]:
     Signed, not stored: it carries the user id and a fingerprint of the password hash, so changing the
     password or disabling the account ends every session at once.
     """
-    token = _session_serializer(secret_key).dumps({"u": user.id, "p": _fingerprint(user)})
+    token = _session_serializer(secret_key).dumps({"u": user.id, "p": password_fingerprint(user)})
     return token, utcnow() + timedelta(seconds=SESSION_TTL_SECONDS)
 
 
@@ -150,7 +169,7 @@ def user_for_session_token(session: Session, secret_key: str, token: str) -> Use
     except BadData:
         return None
     user = session.get(User, data.get("u")) if isinstance(data, dict) else None
-    if user is None or user.disabled_at is not None or data.get("p") != _fingerprint(user):
+    if user is None or user.disabled_at is not None or data.get("p") != password_fingerprint(user):
         return None
     return user
 
@@ -159,5 +178,33 @@ def _session_serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="qingling.session")
 
 
-def _fingerprint(user: User) -> str:
+def password_fingerprint(user: User) -> str:
+    """Changes whenever the password does: sessions carry it, so a new password ends them."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def set_password(session: Session, user: User, password: str, *, actor_user_id: int | None) -> None:
+    """A new password (an administrator's reset): every session of the account ends with the old hash."""
+    check_password(password)
+    user.password_hash = hash_password(password)
+    record(session, "user.password", subject=user.email, user_id=actor_user_id)
+
+
+def set_disabled(session: Session, user: User, disabled: bool, *, actor_user_id: int | None) -> None:
+    """Disable (or enable again) an account: a disabled account cannot sign in and its sessions end."""
+    if disabled and user.id == actor_user_id:
+        raise BadRequest("You cannot disable your own account.")
+    user.disabled_at = utcnow() if disabled else None
+    record(session, "user.disable" if disabled else "user.enable", subject=user.email, user_id=actor_user_id)
+
+
+def project_members(session: Session, project_id: int) -> list[tuple[User, Membership]]:
+    rows = session.execute(
+        select(User, Membership).join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id).order_by(User.email)
+    )
+    return [(user, membership) for user, membership in rows]
+
+
+def project_app_users(session: Session, project_id: int) -> list[AppUser]:
+    return list(session.scalars(select(AppUser).where(AppUser.project_id == project_id).order_by(AppUser.id)))

@@ -1,6 +1,9 @@
-"""The roles an account can have, and what each may do: one table for the API, the CLI and the checks.
+"""The roles an account can have, and what each may do: one table for the API, the pages, the CLI and the checks.
 
-App users (phones) are not accounts: they may list, download and submit in their own project.
+Roles are the same in every project; the area a membership adds limits *where* (sync/access/scope.py). A
+supervisor (乡镇审核员) reviews; a viewer reads; a manager (the county office) also sees personal data in
+full and the audit log; an administrator also manages accounts, phones and forms. App users (phones) are
+not accounts: they may list, download and submit in their own project.
 The ledger (docs/ledger.md): ``ledger.read`` sees items, ``ledger.assign`` records measures, done reports
 and close requests, ``ledger.approve`` approves another account's manual close, ``parameters.manage``
 uploads and applies parameter tables.
@@ -22,11 +25,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "registry.read",
             "admin",
             "parameters.manage",
+            "pii.read",
+            "audit.read",
         }
     )
     | _LEDGER,
     "manager": frozenset(
-        {"form.read", "form.manage", "submission.create", "submission.read", "submission.review", "registry.read"}
+        {"form.read", "form.manage", "submission.create", "submission.read", "submission.review", "registry.read",
+         "pii.read", "audit.read"}
     )
     | _LEDGER,
     "supervisor": frozenset(
@@ -37,4 +43,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "enumerator": frozenset({"form.read", "submission.create"}),
 }
 ROLES = tuple(PERMISSIONS)
+APP_USER = "app_user"
 APP_USER_PERMISSIONS = frozenset({"form.read", "submission.create"})
+
+
+def allowed(role: str, permission: str) -> bool:
+    if role == APP_USER:
+        return permission in APP_USER_PERMISSIONS
+    return permission in PERMISSIONS.get(role, frozenset())

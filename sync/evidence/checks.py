@@ -87,6 +87,7 @@ def check_submission_photos(
     visit = _Visit.of(session, version)
     drafts: list[FlagDraft] = []
     for attachment in images:
+        attachment.field = visit.fields.get(attachment.name)  # the gallery filters photos by question
         check = checks[attachment.sha256]
         drafts += _image_flags(attachment, check, visit, settings.evidence_limits)
     placement = Placement(visit.household, visit.project_id, visit.fields)

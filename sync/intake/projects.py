@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync.access.accounts import create_app_user
+from sync.access.memberships import adopt_accounts
 from sync.db.models import AppUser, Project
 
 DEFAULT_APP_USER = "Default phone"
@@ -18,6 +19,7 @@ def ensure_default_project(session: Session, name: str) -> tuple[Project, AppUse
         project = Project(name=name)
         session.add(project)
         session.flush()
+        adopt_accounts(session, project)
     app_user = session.scalar(
         select(AppUser)
         .where(AppUser.project_id == project.id, AppUser.revoked_at.is_(None))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync.access.scope import Scope
 from sync.db.models import Flag, Household, LedgerItem
 from sync.ledger.kinds import FORM_OF, IDENTITY_FLAGS, LEDGER_KINDS, Kind
 from sync.oversight.flags import resolve_flag
@@ -152,10 +153,12 @@ def derive_households(session: Session, household_ids: set[int]) -> None:
             derive_household(session, household)
 
 
-def resolve_flag_and_derive(session: Session, project_id: int, flag_id: int, state: str, user_id: int | None) -> Flag:
+def resolve_flag_and_derive(
+    session: Session, project_id: int, flag_id: int, state: str, user_id: int | None, scope: Scope | None = None
+) -> Flag:
     """A supervisor's decision on a flag, and the household's identity items derived again with it: a resolved
     or dismissed identity flag needs no action, so its item goes (or turns void if someone decided about it)."""
-    flag = resolve_flag(session, project_id, flag_id, state, user_id)
+    flag = resolve_flag(session, project_id, flag_id, state, user_id, scope)  # outside ``scope``: not found
     if flag.kind in IDENTITY_FLAGS and flag.household_code:
         household = session.scalar(
             select(Household).where(Household.project_id == project_id, Household.code == flag.household_code)

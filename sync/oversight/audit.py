@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from sync.db.models import Audit
@@ -15,8 +18,11 @@ def record(
     details: dict | None = None,
     user_id: int | None = None,
     app_user_id: int | None = None,
+    submission_id: int | None = None,
 ) -> Audit:
+    """Add an audit row to the caller's transaction: it is kept exactly when the action is."""
     entry = Audit(
+        submission_id=submission_id,
         action=action,
         subject=subject,
         details=details or {},
@@ -25,3 +31,32 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def audit_conditions(
+    *, action: str | None = None, start: datetime | None = None, end: datetime | None = None
+) -> list[ColumnElement[bool]]:
+    """Central's audit filters: ``action`` is an action or a family of them ("submission" = submission.*)."""
+    found: list[ColumnElement[bool]] = []
+    if action:
+        found.append(Audit.action == action if "." in action else Audit.action.like(f"{action}.%"))
+    if start is not None:
+        found.append(Audit.logged_at >= start)
+    if end is not None:
+        found.append(Audit.logged_at <= end)
+    return found
+
+
+def list_audits(
+    session: Session, conditions: list[ColumnElement[bool]], *, limit: int = 100, offset: int = 0,
+    before: int | None = None,
+) -> list[Audit]:
+    """Audit rows, newest first; ``before`` pages by id (the log only grows), ``offset`` as Central does."""
+    query = select(Audit).where(*conditions)
+    if before is not None:
+        query = query.where(Audit.id < before)
+    return list(session.scalars(query.order_by(Audit.id.desc()).offset(offset).limit(limit)))
+
+
+def audits_of_submission(session: Session, submission_id: int) -> list[Audit]:
+    return list(session.scalars(select(Audit).where(Audit.submission_id == submission_id).order_by(Audit.id)))

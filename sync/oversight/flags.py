@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sync.access.scope import Scope
 from sync.db.models import Flag, SubmissionVersion, utcnow
 from sync.db.models.core import Form
 from sync.errors import BadRequest, NotFound
+from sync.oversight.audit import record
 
 SEVERITIES = ("error", "warning", "info")
 STATES = ("open", "resolved", "dismissed")
@@ -109,8 +111,11 @@ def list_flags(
     household: str | None = None,
     state: str | None = None,
     submission_id: int | None = None,
+    scope: Scope | None = None,
 ) -> list[Flag]:
     query = select(Flag).where(Flag.project_id == project_id)
+    if scope is not None:
+        query = query.where(scope.flag_condition())
     if kind:
         query = query.where(Flag.kind == kind)
     if household:
@@ -124,18 +129,21 @@ def list_flags(
     return list(session.scalars(query.order_by(Flag.id)))
 
 
-def resolve_flag(session: Session, project_id: int, flag_id: int, state: str, user_id: int | None) -> Flag:
-    """Set a flag's state; ``user_id`` is the account deciding (None for a decision without one).
-
-    The caller passes the id it authenticated, not a loaded ``User``: the HTTP layer knows who is
-    calling by id only, and loading the row just to read its id back again would be a wasted query.
-    """
+def resolve_flag(
+    session: Session, project_id: int, flag_id: int, state: str, user_id: int | None, scope: Scope | None = None
+) -> Flag:
+    """Resolve, dismiss or reopen a flag; audited. A flag outside ``scope`` is not found."""
     if state not in STATES:
         raise BadRequest(f"Unknown flag state {state!r}; use one of {', '.join(STATES)}.")
-    flag = session.get(Flag, flag_id)
-    if flag is None or flag.project_id != project_id:
+    query = select(Flag).where(Flag.id == flag_id, Flag.project_id == project_id)
+    if scope is not None:
+        query = query.where(scope.flag_condition())
+    flag = session.scalar(query)
+    if flag is None:
         raise NotFound(f"There is no flag {flag_id} in this project.")
     flag.state = state
     flag.resolved_at = None if state == "open" else utcnow()
     flag.resolved_by_user_id = None if state == "open" else user_id
+    record(session, "flag.update", subject=str(flag.id), details={"state": state, "kind": flag.kind},
+           user_id=user_id)
     return flag

@@ -4,10 +4,11 @@ Entity version N of a household is its N-th counted record in order of receipt (
 update); it is derived, like the rest of the household's state, so a rebuild gives the same versions.
 The manifest hash changes whenever any household changes, so phones refresh the list (docs/protocol.md §6).
 
-A phone with an area (sync/access/areas.py) receives only that area's households, and its hash is
-computed over them alone, so a change in one village makes only that village's phones download again.
-The area is matched on the household's indexed ``village`` or ``township`` column (or ``county``), so a
-village's list of ~500 households is one index range scan however large the province.
+A phone with an area (sync/access/areas.py), or an account whose membership has one (sync/access/scope.py),
+receives only that area's households, and its hash is computed over them alone, so a change in one village
+makes only that village's phones download again. The area is matched on the household's indexed
+``village`` or ``township`` column (or ``county``), so a village's list of ~500 households is one index
+range scan however large the province.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from sync.access.scope import Scope
 from sync.db.models import Household, SubmissionVersion
 from sync.errors import NotFound
 from sync.registry.households import HISTORY, counted, updated_property
@@ -76,6 +78,7 @@ def _scope(project_id: int, area: str | None) -> list[ColumnElement[bool]]:
 
 
 def registered(session: Session, project_id: int, area: str | None = None):  # noqa: ANN201 - a Select
+    """Registered households of the project (of ``area`` when given), by code."""
     return select(Household).where(*_scope(project_id, area)).order_by(Household.code)
 
 
@@ -169,11 +172,12 @@ class EntityVersion:
     current: bool
 
 
-def get_entity(session: Session, project_id: int, entity_id: str) -> Household:
+def get_entity(session: Session, project_id: int, entity_id: str, scope: Scope | None = None) -> Household:
     household = session.scalar(
         select(Household).where(Household.project_id == project_id, Household.entity_id == entity_id)
     )
-    if household is None or household.registered_on is None:
+    outside = household is not None and scope is not None and not scope.sees_household(household)
+    if household is None or household.registered_on is None or outside:
         raise NotFound(f"There is no household entity {entity_id} in this project.")
     return household
 
@@ -183,9 +187,11 @@ def entity_versions(session: Session, household: Household) -> list[EntityVersio
     return versions_of(session, [household])[household.id]
 
 
-def entity_listing(session: Session, project_id: int) -> Iterator[tuple[Household, list[EntityVersion]]]:
-    """Every registered household with its versions, a batch of households at a time (five queries each)."""
-    households = session.scalars(registered(session, project_id)).all()
+def entity_listing(
+    session: Session, project_id: int, scope: Scope | None = None
+) -> Iterator[tuple[Household, list[EntityVersion]]]:
+    """Every registered household (of ``scope``'s area) with its versions, a batch of households at a time."""
+    households = session.scalars(registered(session, project_id, scope.limit if scope else None)).all()
     for start in range(0, len(households), LISTING_BATCH):
         batch = households[start : start + LISTING_BATCH]
         versions = versions_of(session, batch)

@@ -3,7 +3,8 @@
 The current columns of ``households`` and the ``persons`` rows are projections: ``refresh_household``
 recomputes them from the counted history rows, so an edit, a rejection or a rebuild can never leave a
 stale value behind. Which record is current: the latest by survey date, then by receipt (a survey done
-earlier but uploaded later does not override a newer one) [P]. Rejected submissions do not count.
+earlier but uploaded later does not override a newer one) [P]. Rejected submissions do not count, nor do
+submissions awaiting approval under a form's approval gate.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ UPDATES: dict[type, tuple[str, Callable[[Any], str]]] = {
     WaterSurvey: ("water_verdict", lambda row: row.verdict or ""),
     IncomeCheck: ("income_pc", lambda row: "" if row.income_pc is None else str(row.income_pc)),
 }
+# History rows in these review states are kept for the record but count for no household: rejected ones,
+# and those of a form with an approval gate that are not approved yet.
+PENDING = "pending"
+NOT_COUNTED = ("rejected", PENDING)
 REGISTERED_YES = "1"
 
 
@@ -116,8 +121,9 @@ def history_of(session: Session, model: type, household_id: int) -> list:
 
 
 def counted(model: type) -> ColumnElement[bool]:
-    """The history rows that count for their household: every one but a rejected submission's."""
-    return or_(model.review_state.is_(None), model.review_state != "rejected")
+    """The history rows that count for their household: every one but a rejected submission's, and but one
+    awaiting approval under its form's approval gate."""
+    return or_(model.review_state.is_(None), model.review_state.not_in(NOT_COUNTED))
 
 
 @cache

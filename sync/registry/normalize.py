@@ -34,6 +34,7 @@ from sync.registry.households import (
     refresh_household,
 )
 from sync.registry.placement import Placement
+from sync.review.summary import summarize
 
 SOURCE = "normalize"
 FORMS = ("hh_baseline", "house_appraisal", "water_survey", "income_check")
@@ -107,7 +108,7 @@ def normalize_submission(session: Session, submission: Submission, repeats_cache
     root = parse_instance(version.xml)
     answers = answers_from_xml(root, repeats[version.form_version_id])
     entity = read_entity(root)
-    step = Placement(session, form.project_id, submission, version, answers, entity)
+    step = Placement(session, form.project_id, submission, version, answers, entity, form.approval_required)
     if form.xml_form_id == "hh_baseline":
         household = step.baseline()
     else:
@@ -117,6 +118,7 @@ def normalize_submission(session: Session, submission: Submission, repeats_cache
     if household is not None:
         touched.add(household.id)
     _refresh(session, touched)
+    summarize(submission, household, answers, step.row)
     return Touched(touched, replaced)
 
 

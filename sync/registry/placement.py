@@ -31,6 +31,8 @@ from sync.numbers import ascii_digits
 from sync.oversight.flags import FlagDraft
 from sync.registry import verdicts
 from sync.registry.households import (
+    NOT_COUNTED,
+    PENDING,
     UPDATES,
     as_decimal,
     find_household,
@@ -52,11 +54,14 @@ class Placement:
         version: SubmissionVersion,
         answers: dict,
         entity: EntityAction | None,
+        approval_required: bool = False,
     ) -> None:
         self.session, self.project_id = session, project_id
         self.submission, self.version = submission, version
         self.answers, self.entity = answers, entity
+        self.approval_required = approval_required
         self.flags: list[FlagDraft] = []
+        self.row: object | None = None  # the history row this submission adds
 
     # -- hh_baseline -----------------------------------------------------------------------------
 
@@ -83,6 +88,7 @@ class Placement:
             ]
         row = BaselineRecord(**self._common(household, judgement, record), hh_size=record.get("hh_size"))
         self.session.add(row)
+        self.row = row
         if household is not None and verdict is not None:
             self._id_flags(verdict, household)
         return household
@@ -200,6 +206,7 @@ class Placement:
         if household is not None:
             self._conflicts(row, household)
         self.session.add(row)
+        self.row = row
         return household
 
     def _conflicts(self, row, household: Household) -> None:  # noqa: ANN001 - a history row
@@ -212,7 +219,7 @@ class Placement:
             {"household_id": household.id, "base_version": row.base_version, "submission_id": self.submission.id},
         ).all()
         for other in earlier:
-            if other.review_state == "rejected":
+            if other.review_state in NOT_COUNTED:
                 continue
             prop = UPDATES[model][0]
             self.flags.append(
@@ -248,7 +255,7 @@ class Placement:
             "status": judgement.status,
             "profile": getattr(verdict, "profile", None),
             "parameter_version": getattr(verdict, "parameter_version", None),
-            "review_state": self.submission.review_state,
+            "review_state": counted_state(self.submission.review_state, self.approval_required),
         }
 
     def _judgement_flags(
@@ -341,3 +348,11 @@ def _income_columns(verdict) -> dict:  # noqa: ANN001 - IncomeVerdict or None
 
 def _received(version: SubmissionVersion) -> datetime:
     return version.created_at
+
+
+def counted_state(review_state: str | None, approval_required: bool) -> str | None:
+    """The review state a history row keeps: under a form's approval gate, anything not yet decided is
+    ``pending`` and does not count for the household until it is approved (docs/review.md, Approval gate)."""
+    if approval_required and review_state not in ("approved", "rejected"):
+        return PENDING
+    return review_state

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from sync.access.scope import Scope
 from sync.db.models import Flag, Form, FormAttachment, FormVersion, Household, Person, Submission, SubmissionVersion
 from sync.errors import NotFound
 from sync.oversight.flags import list_flags
@@ -15,16 +16,19 @@ from sync.registry.entities import DATASET, PROPERTIES, registered
 from sync.registry.households import HISTORY
 
 
-def list_households(session: Session, project_id: int, *, village: str | None = None) -> list[Household]:
-    query = registered(session, project_id)
+def list_households(
+    session: Session, project_id: int, *, village: str | None = None, scope: Scope | None = None
+) -> list[Household]:
+    query = registered(session, project_id, scope.limit if scope else None)
     if village:
         query = query.where(Household.village == village)
     return list(session.scalars(query))
 
 
-def get_household(session: Session, project_id: int, code: str) -> Household:
+def get_household(session: Session, project_id: int, code: str, scope: Scope | None = None) -> Household:
+    """A household by code; outside ``scope`` it is not found, as if it did not exist."""
     household = session.scalar(select(Household).where(Household.project_id == project_id, Household.code == code))
-    if household is None:
+    if household is None or (scope is not None and not scope.sees_household(household)):
         raise NotFound(f"There is no household {code} in this project's registry.")
     return household
 
@@ -48,7 +52,7 @@ class HouseholdDetail:
     flags: list[Flag]
 
 
-def household_detail(session: Session, household: Household) -> HouseholdDetail:
+def household_detail(session: Session, household: Household, scope: Scope | None = None) -> HouseholdDetail:
     members = list(session.scalars(select(Person).where(Person.household_id == household.id).order_by(Person.id)))
     rows = [
         row for model in HISTORY for row in session.scalars(select(model).where(model.household_id == household.id))
@@ -59,7 +63,7 @@ def household_detail(session: Session, household: Household) -> HouseholdDetail:
         members=members,
         history=rows,
         sources=sources_of(session, [row.submission_version_id for row in rows]),
-        flags=list_flags(session, household.project_id, household=household.code),
+        flags=list_flags(session, household.project_id, household=household.code, scope=scope),
     )
 
 
@@ -94,10 +98,12 @@ class DatasetSummary:
     last_entity: datetime | None
 
 
-def dataset_summary(session: Session, project_id: int) -> DatasetSummary:
+def dataset_summary(session: Session, project_id: int, scope: Scope | None = None) -> DatasetSummary:
     count, last = session.execute(
         select(func.count(), func.max(Household.updated_at)).where(
-            Household.project_id == project_id, Household.registered_on.is_not(None)
+            Household.project_id == project_id,
+            Household.registered_on.is_not(None),
+            scope.household_condition() if scope is not None else true(),
         )
     ).one()
     first = session.scalar(select(func.min(Form.created_at)).where(Form.project_id == project_id))
@@ -116,7 +122,7 @@ class DatasetDetail:
     properties: tuple[str, ...] = PROPERTIES
 
 
-def dataset_detail(session: Session, project_id: int) -> DatasetDetail:
+def dataset_detail(session: Session, project_id: int, scope: Scope | None = None) -> DatasetDetail:
     def forms_where(condition) -> list[tuple[str, str]]:  # noqa: ANN001 - a SQL condition on the current version
         rows = session.execute(
             select(Form.xml_form_id, FormVersion.title)
@@ -129,7 +135,7 @@ def dataset_detail(session: Session, project_id: int) -> DatasetDetail:
 
     linked = FormVersion.id.in_(select(FormAttachment.form_version_id).where(FormAttachment.dataset == DATASET))
     return DatasetDetail(
-        summary=dataset_summary(session, project_id),
+        summary=dataset_summary(session, project_id, scope),
         source_forms=forms_where(FormVersion.entity_dataset == DATASET),
         linked_forms=forms_where(linked),
     )

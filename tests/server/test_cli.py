@@ -119,7 +119,7 @@ def test_created_account_signs_in_with_http_basic_on_the_running_server(installa
         stdin=PASSWORD + "\n",
     )
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "created county.office@example.org (supervisor)"
+    assert result.output.strip() == "created county.office@example.org (supervisor, whole project)"
 
     form_list = f"{installation.server.url}/v1/projects/1/formList"
     assert form_ids(collect_get(form_list, auth=("county.office@example.org", PASSWORD))) == ["village_visit"]
@@ -141,7 +141,7 @@ def test_password_piped_in_creates_an_account_on_both_databases(settings, client
         timeout=120,
     )
     assert result.returncode == 0, result.stderr.decode()
-    assert result.stdout.decode().strip() == "created viewer@example.org (viewer)"
+    assert result.stdout.decode().strip() == "created viewer@example.org (viewer, whole project)"
     assert PASSWORD.encode() not in result.stdout + result.stderr
 
     response = client.get(f"/v1/projects/{project.id}/formList", headers=_basic("viewer@example.org", PASSWORD))
@@ -154,11 +154,27 @@ def test_password_is_never_a_command_line_argument(tmp_path: Path) -> None:
     """Arguments end up in shell history and in ``ps`` output; the command offers no way to pass one."""
     env = {"QINGLING_DATA_DIR": str(tmp_path / "data")}
     options = re.findall(r"--[a-z-]+", run(["users", "create", "--help"], env).output)
-    assert sorted(options) == ["--email", "--help", "--role"]
+    assert sorted(options) == ["--area", "--email", "--help", "--role"]
     refused = run(["users", "create", "--email", "a@example.org", "--role", "viewer", "--password", PASSWORD], env)
     assert refused.exit_code == 2 and "No such option '--password'" in refused.output
     positional = run(["users", "create", "--email", "a@example.org", "--role", "viewer", PASSWORD], env)
     assert positional.exit_code == 2 and "unexpected extra argument" in positional.output.lower()
+
+
+def test_an_account_created_with_an_area_sees_only_that_area(tmp_path: Path) -> None:
+    env = {"QINGLING_DATA_DIR": str(tmp_path / "data")}
+    bad = run(["users", "create", "--email", "t@example.org", "--role", "supervisor", "--area", "1501"], env,
+              stdin=PASSWORD + "\n")
+    assert bad.exit_code == 1 and "6-digit county, 9-digit township or 12-digit village" in bad.output
+    made = run(["users", "create", "--email", "t@example.org", "--role", "supervisor", "--area", "150121100"], env,
+               stdin=PASSWORD + "\n")
+    assert made.exit_code == 0 and made.output.strip() == "created t@example.org (supervisor, 150121100)"
+    app = create_app(load_settings({}, data_dir=tmp_path / "data", allow_http_basic=True))
+    other = app.test_client().get("/v1/projects/1/registry/clearance?area=150121102",
+                                  headers=_basic("t@example.org", PASSWORD))
+    assert other.status_code == 404
+    own = app.test_client().get("/v1/projects/1/registry/clearance", headers=_basic("t@example.org", PASSWORD))
+    assert own.status_code == 200 and own.get_json()["area"] == "150121100"
 
 
 def test_refused_account_names_the_reason_and_creates_nothing(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Every table, importable from one place: ``from sync.db.models import Submission, Household``."""
 
+from sync.db.models.access import Comment, Membership, SignInFailure
 from sync.db.models.base import Base, utcnow
 from sync.db.models.core import (
     AppUser,
@@ -30,6 +31,7 @@ __all__ = [
     "AppUser",
     "Audit",
     "BaselineRecord",
+    "Comment",
     "Base",
     "DraftSubmission",
     "Flag",
@@ -45,10 +47,12 @@ __all__ = [
     "LedgerItem",
     "LedgerMeasure",
     "ParameterVersion",
+    "Membership",
     "Person",
     "PhotoCheck",
     "PhotoKey",
     "Project",
+    "SignInFailure",
     "Submission",
     "SubmissionAttachment",
     "SubmissionVersion",

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -39,6 +40,8 @@ class Form(Base):
     xml_form_id: Mapped[str] = mapped_column(String(200))
     # open: listed and accepting; closing: not listed, still accepting; closed: refused (docs/protocol.md §7.6).
     state: Mapped[str] = mapped_column(String(16), default="open")
+    # Central's approvalRequired: the registry counts a submission of this form only once it is approved.
+    approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
     # No foreign key: forms and form_versions would reference each other, which PostgreSQL can only
     # create in two steps. Publishing sets it in the same transaction as the version row.
     current_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -129,7 +132,26 @@ class Submission(Base):
     """A logical submission: the first instanceID of an edit chain, with its review state."""
 
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("form_id", "instance_id"),)
+    __table_args__ = (
+        UniqueConstraint("form_id", "instance_id"),
+        # The review queue's keyset order, and its area filters in the same order.
+        Index("ix_submissions_queue", "created_at", "id"),
+        Index("ix_submissions_township_queue", "township", "created_at", "id"),
+        Index("ix_submissions_village_queue", "village", "created_at", "id"),
+        Index("ix_submissions_county_queue", "county", "created_at", "id"),
+        # The queue's counts (by review state, within an area, a form, a verdict) read only these indexes.
+        Index("ix_submissions_form_counts", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_county_counts", "county", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_township_counts", "township", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_village_counts", "village", "form_id", "verdict", "review_state"),
+        Index("ix_submissions_enumerator_counts", "submitter_app_user_id", "form_id", "verdict", "review_state"),
+        # The capped count of one review state (sync/review/queue.py: counts) is a range of one of these.
+        # (State last: an index ordered by state after the area would be taken for every grouped count.)
+        Index("ix_submissions_states", "form_id", "review_state"),
+        Index("ix_submissions_county_states", "county", "form_id", "review_state"),
+        Index("ix_submissions_township_states", "township", "form_id", "review_state"),
+        Index("ix_submissions_village_states", "village", "form_id", "review_state"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
     instance_id: Mapped[str] = mapped_column(String(200))
@@ -138,6 +160,15 @@ class Submission(Base):
     submitter_app_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Where it belongs and what the server concluded, set by normalization (sync/review/placement.py): the
+    # area columns decide who may see it, and the review queue filters and sorts on all of them without
+    # opening the history tables. NULL until normalized, or when it names no known household.
+    county: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    township: Mapped[str | None] = mapped_column(String(9), nullable=True)
+    village: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    household_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    verdict: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the server's: grade, water, ...
+    device_verdict: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     versions: Mapped[list[SubmissionVersion]] = relationship(
         back_populates="submission", order_by="SubmissionVersion.id"
@@ -189,6 +220,8 @@ class SubmissionAttachment(Base):
     blob_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     present: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The question a photo answers (ph_front, ph_roof_in, ...), set by the photo checks: the gallery's filter.
+    field: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     version: Mapped[SubmissionVersion] = relationship(back_populates="attachments")
 
@@ -202,5 +235,8 @@ class Audit(Base):
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     actor_app_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
     subject: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The submission it concerns (review decisions, comments, full views of personal data), for the
+    # submission's own audit list (Central's .../submissions/{id}/audits).
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True, index=True)
     details: Mapped[dict] = mapped_column(default=dict)
     logged_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

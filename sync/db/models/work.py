@@ -41,6 +41,8 @@ class Job(Base):
 
 class Flag(Base):
     __tablename__ = "flags"
+    # The review queue's flag filter: the submissions of the open flags (of a kind), read from this index alone.
+    __table_args__ = (Index("ix_flags_open", "state", "kind", "submission_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(48), index=True)
@@ -53,7 +55,7 @@ class Flag(Base):
     submission_version_id: Mapped[int | None] = mapped_column(ForeignKey("submission_versions.id"), nullable=True)
     household_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     other_household_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    other_submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True)
+    other_submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True, index=True)
     attachment_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     other_attachment_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # The measured values: distance_m, hours_apart, device/server values, hamming distance, ...

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -43,7 +45,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     Returns the revisions before and after, so a caller can say whether anything was applied.
     """
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -54,9 +56,43 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the database back to ``revision`` (``"base"``: no tables); for tests of older databases."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """One transaction for the migrations; on SQLite with foreign keys unenforced until it ends.
+
+    SQLite cannot alter a column or add a constraint, so batch mode copies the table, drops the old one and
+    renames the copy. With ``foreign_keys=ON`` (every connection of ours, sync/db/engine.py) dropping a table
+    that other rows point at fails ("FOREIGN KEY constraint failed") as soon as the table has data. SQLite's
+    documented procedure: switch enforcement off outside the transaction, then ``PRAGMA foreign_key_check``
+    before committing, so a migration that did break a reference is rolled back instead of committed.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # a no-op inside a transaction: set on the driver's connection before SQLAlchemy begins one
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise MigrationBrokeReferences(broken)
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+
+
+class MigrationBrokeReferences(RuntimeError):
+    def __init__(self, rows: list) -> None:
+        tables = sorted({row[0] for row in rows})
+        super().__init__(
+            f"the migration would leave {len(rows)} broken reference(s) in {', '.join(tables)}; rolled back"
+        )
 
 
 def schema_problem(engine: Engine) -> str | None:

@@ -14,7 +14,6 @@ from server.auth import require, scope_of
 from server.context import db
 from server.json_body import load_json
 from server.personal import personal_json
-from server.schemas.api import iso_time
 from server.schemas.registry import (
     ClearanceSchema,
     DatasetDetailSchema,
@@ -33,6 +32,7 @@ from sync.oversight.flags import list_flags
 from sync.registry.clearance import area_level, clearance
 from sync.registry.entities import DATASET, entity_listing, entity_versions, get_entity
 from sync.registry.queries import dataset_detail, dataset_summary, get_household, household_detail, list_households
+from sync.times import iso_ms_or_none
 
 bp = Blueprint("registry", __name__)
 
@@ -139,8 +139,8 @@ def _entity_json(found, versions: list) -> dict:  # noqa: ANN001 - a Household
     return {
         "uuid": found.entity_id,
         "creatorId": versions[0].creator_id if versions else 0,
-        "createdAt": iso_time(versions[0].created_at) if versions else None,
-        "updatedAt": iso_time(current.created_at) if current and len(versions) > 1 else None,
+        "createdAt": iso_ms_or_none(versions[0].created_at) if versions else None,
+        "updatedAt": iso_ms_or_none(current.created_at) if current and len(versions) > 1 else None,
         "deletedAt": None,
         "conflict": None,
         "currentVersion": EntityVersionSchema().dump(current) if current else None,

@@ -27,8 +27,8 @@ from sync.db.models import AppUser, Household, Submission, User
 from sync.errors import BadRequest
 from sync.exports.filters import parse_filter
 from sync.exports.odata import NotImplementedOption, paging_number
-from sync.exports.source import iso_ms
 from sync.registry.entities import DATASET, LISTING_BATCH, PROPERTIES, properties, registered, versions_of
+from sync.times import iso_ms
 
 SUPPORTED = {"$top", "$skip", "$skiptoken", "$count", "$filter", "$select", "$format"}
 SYSTEM_PROPERTIES = (

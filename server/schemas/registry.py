@@ -149,18 +149,5 @@ def source_links(source: SourceRecord) -> dict:
     }
 
 
-class EntityVersionSchema(Schema):
-    version = fields.Integer()
-    label = fields.String()
-    current = fields.Boolean()
-    createdAt = fields.Function(lambda v: iso_ms_or_none(v.created_at))
-    creatorId = fields.Integer(attribute="creator_id")
-    userAgent = fields.String(attribute="user_agent")
-    baseVersion = fields.Integer(attribute="base_version", allow_none=True)
-    conflictingProperties = fields.Constant(None)
-    data = fields.Dict()
-    source = fields.Function(lambda v: {"submission": {"instanceId": v.instance_id}})
-
-
 class ReviewSchema(Schema):
     reviewState = fields.String(required=True, allow_none=True)

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from sync.access.scope import Scope
 from sync.db.engine import read_snapshot
 from sync.db.models import Household, SubmissionVersion
 from sync.errors import NotFound
-from sync.registry.households import HISTORY, counted, updated_property
+from sync.registry.households import HISTORY, UPDATES, counted, updated_property
 from sync.times import iso_ms
 
 DATASET = "households"
@@ -265,6 +265,13 @@ def _json(value: dict) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
 
 
+# What a version is made of, read from each history row; the rest (the answers and verdicts as JSON) is
+# not loaded: decoding it was most of a listing's time.
+_VERSION_COLUMNS = (
+    "id", "household_id", "submission_id", "submission_version_id", "instance_id", "received_at", "base_version"
+)
+
+
 def versions_of(session: Session, households: Sequence[Household]) -> dict[int, list[EntityVersion]]:
     """The versions of each household entity: its counted records in order of receipt, version N the N-th.
 
@@ -274,7 +281,9 @@ def versions_of(session: Session, households: Sequence[Household]) -> dict[int, 
     ids = [household.id for household in households]
     rows: dict[int, list] = {household_id: [] for household_id in ids}
     for model in HISTORY:
-        for row in session.scalars(select(model).where(model.household_id.in_(ids), counted(model))):
+        needed = load_only(*(getattr(model, name) for name in (*_VERSION_COLUMNS, UPDATES[model][2])))
+        query = select(model).options(needed).where(model.household_id.in_(ids), counted(model))
+        for row in session.scalars(query):
             rows[row.household_id].append(row)
     version_ids = {row.submission_version_id for found in rows.values() for row in found}
     submitters = {

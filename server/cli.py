@@ -247,7 +247,7 @@ def worker() -> None:
     services = _services()
     click.echo("worker running; Ctrl-C to stop")
     with contextlib.suppress(KeyboardInterrupt):
-        Worker(services.sessions, services.work).run()
+        Worker(services.sessions, services.work, retention=services.settings.job_retention).run()
 
 
 @main.group()
@@ -281,6 +281,25 @@ def jobs_retry() -> None:
     with transaction(services.sessions) as session:
         count = retry_failed(session)
     click.echo(f"{count} job(s) queued again")
+
+
+@jobs.command("prune")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep done jobs finished more recently (default: QINGLING_JOB_RETENTION_DAYS).",
+)
+def jobs_prune(older_than_days: int | None) -> None:
+    """Delete done jobs finished longer ago than the retention, in short batches; failed jobs stay."""
+    from datetime import timedelta
+
+    from sync.jobs.queue import prune_done
+
+    services = _services()
+    days = older_than_days or services.settings.job_retention_days
+    removed = prune_done(services.sessions, timedelta(days=days))
+    click.echo(f"{removed} done job(s) finished more than {days} day(s) ago removed")
 
 
 @main.group()
@@ -729,7 +748,7 @@ def _serve_here(services: Services, *, jobs: bool, sockets: list | None = None) 
     app = create_app(services=services)
     settings = services.settings
     if jobs:
-        worker = Worker(services.sessions, services.work)
+        worker = Worker(services.sessions, services.work, retention=settings.job_retention)
         worker.start()
         app.extensions["qingling.worker"] = worker
     where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}

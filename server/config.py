@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_PORT = 8383
@@ -58,6 +59,8 @@ class Settings:
     presigned_url_seconds: int = 300
     # The calendar the workspace shows times and filters dates in (China: UTC+8).
     display_utc_offset_hours: float = 8.0
+    # Done jobs older than this are pruned by the worker and `qingling jobs prune` (docs/operations.md).
+    job_retention_days: int = 30
 
     @property
     def resolved_database_url(self) -> str:
@@ -71,6 +74,10 @@ class Settings:
     def parameter_dir(self) -> Path:
         """The county's applied parameter table, laid over the shipped one (docs/ledger.md)."""
         return self.data_dir / "parameters"
+
+    @property
+    def job_retention(self) -> timedelta:
+        return timedelta(days=self.job_retention_days)
 
     @property
     def tmp_dir(self) -> Path:
@@ -163,6 +170,8 @@ def _check(settings: Settings) -> list[str]:
         problems.append("QINGLING_DISPLAY_UTC_OFFSET_HOURS: must be between -14 and 14")
     if not 10 <= settings.presigned_url_seconds <= 7 * 24 * 3600:
         problems.append("QINGLING_PRESIGNED_URL_SECONDS: must be between 10 and 604800")
+    if not settings.job_retention_days >= 1:
+        problems.append("QINGLING_JOB_RETENTION_DAYS: must be a whole number of days, at least 1")
     return problems
 
 

@@ -11,15 +11,13 @@ from datetime import date
 from flask import Blueprint, Response, jsonify, request
 
 from server.auth import require, scope_of
-from server.context import db
+from server.context import db, services
 from server.json_body import load_json
 from server.personal import personal_json
-from server.schemas.api import iso_time
 from server.schemas.registry import (
     ClearanceSchema,
     DatasetDetailSchema,
     DatasetSchema,
-    EntityVersionSchema,
     FlagSchema,
     FlagUpdateSchema,
     HistorySchema,
@@ -31,7 +29,7 @@ from sync.errors import BadRequest, NotFound
 from sync.ledger.derive import resolve_flag_and_derive
 from sync.oversight.flags import list_flags
 from sync.registry.clearance import area_level, clearance
-from sync.registry.entities import DATASET, entity_listing, entity_versions, get_entity
+from sync.registry.entities import DATASET, entity_json, entity_listing, entity_versions, get_entity, version_json
 from sync.registry.queries import dataset_detail, dataset_summary, get_household, household_detail, list_households
 
 bp = Blueprint("registry", __name__)
@@ -111,8 +109,7 @@ def dataset(project_id: int, name: str) -> Response:
 def entities(project_id: int, name: str) -> Response:
     scope = scope_of(require("registry.read", project_id, None))
     _dataset(name)
-    body = [_entity_json(found, versions) for found, versions in entity_listing(db(), project_id, scope)]
-    return jsonify(body)
+    return Response(entity_listing(services().engine, project_id, scope), content_type="application/json")
 
 
 @bp.get("/projects/<int:project_id>/datasets/<name>/entities/<uuid>")
@@ -121,7 +118,7 @@ def entity(project_id: int, name: str, uuid: str) -> Response:
     _dataset(name)
     session = db()
     found = get_entity(session, project_id, uuid, scope)
-    return jsonify(_entity_json(found, entity_versions(session, found)))
+    return jsonify(entity_json(found, entity_versions(session, found)))
 
 
 @bp.get("/projects/<int:project_id>/datasets/<name>/entities/<uuid>/versions")
@@ -130,21 +127,7 @@ def entity_versions_view(project_id: int, name: str, uuid: str) -> Response:
     _dataset(name)
     session = db()
     versions = entity_versions(session, get_entity(session, project_id, uuid, scope))
-    return jsonify(EntityVersionSchema(many=True).dump(versions))
-
-
-def _entity_json(found, versions: list) -> dict:  # noqa: ANN001 - a Household
-    """One entity as Central lists it: uuid, creator, times and the current version."""
-    current = versions[-1] if versions else None
-    return {
-        "uuid": found.entity_id,
-        "creatorId": versions[0].creator_id if versions else 0,
-        "createdAt": iso_time(versions[0].created_at) if versions else None,
-        "updatedAt": iso_time(current.created_at) if current and len(versions) > 1 else None,
-        "deletedAt": None,
-        "conflict": None,
-        "currentVersion": EntityVersionSchema().dump(current) if current else None,
-    }
+    return jsonify([version_json(version) for version in versions])
 
 
 def _dataset(name: str) -> None:

@@ -7,11 +7,11 @@ from flask import Blueprint, Response, jsonify
 from server.auth import authenticate
 from server.context import db, services
 from server.json_body import load_json
-from server.schemas.api import iso_time
 from server.schemas.sessions import LoginSchema, UserSchema
 from sync.access.accounts import issue_session_token
 from sync.db.models import User, utcnow
 from sync.errors import AuthenticationFailed
+from sync.times import iso_ms_or_none
 
 bp = Blueprint("sessions", __name__)
 
@@ -23,7 +23,7 @@ def login() -> Response:
     if user is None:
         raise AuthenticationFailed("Could not authenticate with the provided credentials.")
     token, expires = issue_session_token(services().secret_key, user)
-    return jsonify({"token": token, "expiresAt": iso_time(expires), "createdAt": iso_time(utcnow())})
+    return jsonify({"token": token, "expiresAt": iso_ms_or_none(expires), "createdAt": iso_ms_or_none(utcnow())})
 
 
 @bp.get("/users/current")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from server.schemas.api import iso_time
+from sync.times import iso_ms_or_none
 
 
 class AppUserSchema(Schema):
@@ -15,8 +15,8 @@ class AppUserSchema(Schema):
     token = fields.Function(lambda app_user: None if app_user.revoked_at else app_user.token)
     projectId = fields.Integer(attribute="project_id")
     area = fields.String(allow_none=True)
-    createdAt = fields.Function(lambda app_user: iso_time(app_user.created_at))
-    deletedAt = fields.Function(lambda app_user: iso_time(app_user.revoked_at))
+    createdAt = fields.Function(lambda app_user: iso_ms_or_none(app_user.created_at))
+    deletedAt = fields.Function(lambda app_user: iso_ms_or_none(app_user.revoked_at))
 
 
 class AppUserCreateSchema(Schema):

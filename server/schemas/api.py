@@ -6,6 +6,8 @@ import hashlib
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from sync.times import iso_ms_or_none
+
 
 class SubmissionVersionSchema(Schema):
     instanceId = fields.String(attribute="instance_id")
@@ -13,7 +15,7 @@ class SubmissionVersionSchema(Schema):
     submitterId = fields.Method("submitter_id")
     deviceId = fields.String(attribute="device_id", allow_none=True)
     userAgent = fields.String(attribute="user_agent", allow_none=True)
-    createdAt = fields.DateTime(attribute="created_at", format="iso")
+    createdAt = fields.Function(lambda version: iso_ms_or_none(version.created_at))
     current = fields.Boolean()
 
     def submitter_id(self, obj) -> int | None:  # noqa: ANN001
@@ -28,8 +30,8 @@ class SubmissionSchema(Schema):
     deviceId = fields.Function(lambda pair: pair[1].device_id)
     userAgent = fields.Function(lambda pair: pair[1].user_agent)
     reviewState = fields.Function(lambda pair: pair[0].review_state)
-    createdAt = fields.Function(lambda pair: iso_time(pair[0].created_at))
-    updatedAt = fields.Function(lambda pair: iso_time(pair[0].updated_at))
+    createdAt = fields.Function(lambda pair: iso_ms_or_none(pair[0].created_at))
+    updatedAt = fields.Function(lambda pair: iso_ms_or_none(pair[0].updated_at))
     currentVersion = fields.Function(lambda pair: SubmissionVersionSchema().dump(pair[1]))
 
 
@@ -76,7 +78,7 @@ class FormSchema(Schema):
         return self.form(obj).state
 
     def created_at(self, obj) -> str | None:  # noqa: ANN001
-        return iso_time(self.form(obj).created_at)
+        return iso_ms_or_none(self.form(obj).created_at)
 
     def title(self, obj) -> str | None:  # noqa: ANN001
         found = self.definition(obj)
@@ -103,7 +105,7 @@ class FormSchema(Schema):
         return None
 
     def published_at(self, obj) -> str | None:  # noqa: ANN001
-        return iso_time(getattr(self.definition(obj), "published_at", None))
+        return iso_ms_or_none(getattr(self.definition(obj), "published_at", None))
 
 
 class DraftFormSchema(FormSchema):
@@ -135,7 +137,7 @@ class DraftAttachmentSchema(Schema):
     blobExists = fields.Function(lambda a: a.sha256 is not None)
     datasetExists = fields.Function(lambda a: a.dataset is not None)
     hash = fields.Function(lambda a: a.md5)
-    updatedAt = fields.Function(lambda a: iso_time(getattr(a, "updated_at", None)))
+    updatedAt = fields.Function(lambda a: iso_ms_or_none(getattr(a, "updated_at", None)))
 
 
 class FormStateSchema(Schema):
@@ -155,7 +157,7 @@ class ProjectSchema(Schema):
     description = fields.Constant(None)
     archived = fields.Constant(False)
     keyId = fields.Constant(None)
-    createdAt = fields.Function(lambda project: iso_time(project.created_at))
+    createdAt = fields.Function(lambda project: iso_ms_or_none(project.created_at))
     updatedAt = fields.Constant(None)
     deletedAt = fields.Constant(None)
 
@@ -163,10 +165,3 @@ class ProjectSchema(Schema):
 def _sha1(data: bytes) -> str:
     """Central's ``sha`` of the form XML; not stored, as nothing but this listing needs it."""
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()
-
-
-def iso_time(value) -> str | None:  # noqa: ANN001
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text if value.tzinfo else text + "Z"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from server.schemas.api import iso_time
 from server.schemas.registry import source_links
 from sync.ledger.kinds import KINDS
+from sync.times import iso_ms_or_none
 
 
 class ItemSchema(Schema):
@@ -27,7 +27,7 @@ class ItemSchema(Schema):
     deadline = fields.Date(attribute="item.deadline", allow_none=True)
     overdue = fields.Boolean()
     daysOpen = fields.Integer(attribute="days_open")
-    doneReportedAt = fields.Function(lambda r: iso_time(r.item.done_reported_at) if r.item.done_reported_at else None)
+    doneReportedAt = fields.Function(lambda r: iso_ms_or_none(r.item.done_reported_at))
     closedOn = fields.Date(attribute="item.closed_on", allow_none=True)
     closedBy = fields.Function(
         lambda r: {"form": r.item.closed_by_form, "instanceId": r.item.closed_by_instance_id}
@@ -88,8 +88,8 @@ class ParameterVersionSchema(Schema):
     fileName = fields.String(attribute="file_name")
     state = fields.String()
     uploadedBy = fields.Integer(attribute="uploaded_by_user_id", allow_none=True)
-    uploadedAt = fields.Function(lambda v: iso_time(v.uploaded_at))
-    appliedAt = fields.Function(lambda v: iso_time(v.applied_at) if v.applied_at else None)
+    uploadedAt = fields.Function(lambda v: iso_ms_or_none(v.uploaded_at))
+    appliedAt = fields.Function(lambda v: iso_ms_or_none(v.applied_at))
 
 
 class LineChangeSchema(Schema):

@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 from marshmallow import Schema, fields
 
-from server.schemas.api import iso_time
 from sync.registry.queries import SourceRecord
+from sync.times import iso_ms_or_none
 
 
 class HouseholdSchema(Schema):
@@ -46,7 +46,7 @@ class HouseholdSchema(Schema):
     monitorCategory = fields.String(attribute="monitor_category", allow_none=True)
     monitorRisks = fields.List(fields.String(), attribute="monitor_risks")
     entityVersion = fields.Integer(attribute="entity_version")
-    updatedAt = fields.Function(lambda household: iso_time(household.updated_at))
+    updatedAt = fields.Function(lambda household: iso_ms_or_none(household.updated_at))
 
 
 class PersonSchema(Schema):
@@ -66,7 +66,7 @@ class HistorySchema(Schema):
 
     kind = fields.Function(lambda row: type(row).__tablename__)
     surveyDate = fields.Date(attribute="survey_date", allow_none=True)
-    receivedAt = fields.Function(lambda row: iso_time(row.received_at))
+    receivedAt = fields.Function(lambda row: iso_ms_or_none(row.received_at))
     instanceId = fields.String(attribute="instance_id")
     formVersion = fields.String(attribute="form_version")
     status = fields.String()
@@ -92,8 +92,8 @@ class FlagSchema(Schema):
     attachment = fields.String(attribute="attachment_name", allow_none=True)
     otherAttachment = fields.String(attribute="other_attachment_name", allow_none=True)
     details = fields.Dict()
-    createdAt = fields.Function(lambda flag: iso_time(flag.created_at))
-    resolvedAt = fields.Function(lambda flag: iso_time(flag.resolved_at))
+    createdAt = fields.Function(lambda flag: iso_ms_or_none(flag.created_at))
+    resolvedAt = fields.Function(lambda flag: iso_ms_or_none(flag.resolved_at))
     resolvedBy = fields.Integer(attribute="resolved_by_user_id", allow_none=True)
 
 
@@ -113,10 +113,10 @@ class DatasetSchema(Schema):
 
     name = fields.String()
     projectId = fields.Integer(attribute="project_id")
-    createdAt = fields.Function(lambda d: iso_time(d.created_at))
+    createdAt = fields.Function(lambda d: iso_ms_or_none(d.created_at))
     approvalRequired = fields.Constant(False)
     entities = fields.Integer()
-    lastEntity = fields.Function(lambda d: iso_time(d.last_entity))
+    lastEntity = fields.Function(lambda d: iso_ms_or_none(d.last_entity))
     ownerOnly = fields.Constant(False)
 
 
@@ -147,19 +147,6 @@ def source_links(source: SourceRecord) -> dict:
             for name, present in source.attachments
         ],
     }
-
-
-class EntityVersionSchema(Schema):
-    version = fields.Integer()
-    label = fields.String()
-    current = fields.Boolean()
-    createdAt = fields.Function(lambda v: iso_time(v.created_at))
-    creatorId = fields.Integer(attribute="creator_id")
-    userAgent = fields.String(attribute="user_agent")
-    baseVersion = fields.Integer(attribute="base_version", allow_none=True)
-    conflictingProperties = fields.Constant(None)
-    data = fields.Dict()
-    source = fields.Function(lambda v: {"submission": {"instanceId": v.instance_id}})
 
 
 class ReviewSchema(Schema):

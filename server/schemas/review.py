@@ -6,13 +6,13 @@ import re
 
 from marshmallow import Schema, fields
 
-from server.schemas.api import iso_time
+from sync.times import iso_ms_or_none
 
 
 class CommentSchema(Schema):
     body = fields.String()
     actorId = fields.Integer(attribute="actor_user_id", allow_none=True)
-    createdAt = fields.Function(lambda c: iso_time(c.created_at))
+    createdAt = fields.Function(lambda c: iso_ms_or_none(c.created_at))
 
 
 class CommentInputSchema(Schema):
@@ -24,7 +24,7 @@ class AuditSchema(Schema):
     action = fields.String()
     acteeId = fields.Function(lambda a: a.subject)
     details = fields.Dict()
-    loggedAt = fields.Function(lambda a: iso_time(a.logged_at))
+    loggedAt = fields.Function(lambda a: iso_ms_or_none(a.logged_at))
 
 
 _STEP = re.compile(r"([^.\[\]]+)(?:\[(\d+)\])?")

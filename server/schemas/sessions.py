@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from server.schemas.api import iso_time
+from sync.times import iso_ms_or_none
 
 
 class LoginSchema(Schema):
@@ -18,4 +18,4 @@ class UserSchema(Schema):
     email = fields.String()
     displayName = fields.Function(lambda user: user.email)
     role = fields.String()
-    createdAt = fields.Function(lambda user: iso_time(user.created_at))
+    createdAt = fields.Function(lambda user: iso_ms_or_none(user.created_at))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
@@ -27,8 +28,8 @@ from sync.db.models import AppUser, Household, Submission, User
 from sync.errors import BadRequest
 from sync.exports.filters import parse_filter
 from sync.exports.odata import NotImplementedOption, paging_number
-from sync.exports.source import iso_ms
-from sync.registry.entities import DATASET, LISTING_BATCH, PROPERTIES, properties, registered, versions_of
+from sync.registry.entities import DATASET, PROPERTIES, EntityVersion, in_pages, properties, registered
+from sync.times import iso_ms
 
 SUPPORTED = {"$top", "$skip", "$skiptoken", "$count", "$filter", "$select", "$format"}
 SYSTEM_PROPERTIES = (
@@ -185,24 +186,17 @@ def feed(engine: Engine, query: EntityQuery, base: str, params: Mapping[str, str
             statement = statement.limit(limit + 1)  # one more tells whether a next page exists
         yield b'{"value":['
         sent, last_id, more = 0, None, False
-        batch: list[Household] = []
-        households = session.scalars(statement.execution_options(yield_per=LISTING_BATCH))
-        try:
-            for household in households:
-                if limit is not None and sent + len(batch) >= limit:
-                    more = True
+        # a $top page ends before the rows do: closing the pages closes the server-side cursor
+        with closing(in_pages(session, statement)) as pages:
+            for page, versions in pages:
+                if limit is not None and sent + len(page) > limit:
+                    page, more = page[: limit - sent], True
+                if page:
+                    yield _entities(session, page, versions, query, first=sent == 0)
+                    sent += len(page)
+                    last_id = page[-1].id
+                if more:
                     break
-                batch.append(household)
-                if len(batch) >= LISTING_BATCH:
-                    yield _entities(session, batch, query, first=sent == 0)
-                    sent += len(batch)
-                    last_id = batch[-1].id
-                    batch = []
-        finally:
-            households.close()  # a page ends before the rows do: close the server-side cursor
-        if batch:
-            yield _entities(session, batch, query, first=sent == 0)
-            last_id = batch[-1].id
         tail = '],"@odata.context":' + json.dumps(f"{base}/$metadata#Entities")
         if more and last_id is not None:
             token = "01" + base64.urlsafe_b64encode(json.dumps({"id": last_id}).encode()).decode()
@@ -213,8 +207,14 @@ def feed(engine: Engine, query: EntityQuery, base: str, params: Mapping[str, str
         yield (tail + "}").encode()
 
 
-def _entities(session: Session, batch: list[Household], query: EntityQuery, *, first: bool) -> bytes:
-    versions = versions_of(session, batch)
+def _entities(
+    session: Session,
+    batch: list[Household],
+    versions: dict[int, list[EntityVersion]],
+    query: EntityQuery,
+    *,
+    first: bool,
+) -> bytes:
     creators = _creator_names(session, [found[0].submission_id for found in versions.values() if found])
     parts = []
     for household in batch:

@@ -28,8 +28,9 @@ from sync.db.engine import read_snapshot
 from sync.errors import BadRequest, Problem
 from sync.exports.flatten import FlatRow, Flattener, slots
 from sync.exports.plan import Field, FormSchema, Table
-from sync.exports.source import ExportQuery, ExportRow, count_rows, iso_ms
+from sync.exports.source import ExportQuery, ExportRow, count_rows
 from sync.exports.stored import iter_tables
+from sync.times import iso_ms
 
 SUPPORTED = {"$top", "$skip", "$skiptoken", "$count", "$filter", "$wkt", "$expand", "$select", "$orderby", "$format"}
 EDM = {

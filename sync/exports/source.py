@@ -339,12 +339,6 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def iso_ms(value: datetime) -> str:
-    """Central's timestamp text: UTC with milliseconds and ``Z`` (``2024-03-05T02:05:09.123Z``)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds") + "Z"
-
 
 def select_values(text: str | None) -> Sequence[str]:
     return text.split() if text else ()

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.exports.plan import Field, FormSchema, Table
-from sync.exports.source import ExportRow, iso_ms
+from sync.exports.source import ExportRow
+from sync.times import iso_ms
 
 ROOT_TAIL = (
     "KEY",

@@ -1,8 +1,8 @@
 """What an operator watches about the job queue: depth by kind and state, running jobs, the oldest wait.
 
 Read by the ``/metrics`` endpoint at every scrape, so each figure is one indexed aggregate over
-``jobs`` (done jobs are counted too, which ``ix_jobs_state_run_after`` serves; a deployment that keeps
-millions of done jobs should prune them, docs/operations.md).
+``jobs`` (done jobs are counted too, which ``ix_jobs_state_run_after`` serves; the workers delete them
+``QINGLING_JOB_RETENTION_DAYS`` after they finish, docs/operations.md, so they do not pile up).
 """
 
 from __future__ import annotations

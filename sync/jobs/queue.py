@@ -17,6 +17,11 @@ the length of the longest job. The token makes a stalled worker harmless: its re
 
 The queue knows no job's module: the caller hands it the table of kinds (``JobKind`` by name), built in
 ``sync/job_kinds.py`` with whatever each handler needs already bound.
+
+Done jobs are evidence for a while (``qingling jobs list --all``) and clutter after: ``prune_done`` deletes
+those finished longer ago than the retention, a batch per short transaction, so neither SQLite's one write
+lock nor PostgreSQL's row locks are held for long and uploads go on meanwhile. Failed jobs are never pruned:
+they wait for a retry or for an operator.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.db.models import Job, SubmissionVersion, utcnow
@@ -39,6 +44,7 @@ from sync.oversight.flags import raise_flag
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+PRUNE_BATCH = 1000  # done jobs deleted per transaction: a few milliseconds of write lock each
 
 
 Handler = Callable[[Session, Job, Any], None]  # (session, job, what the preparer returned or None)
@@ -240,3 +246,36 @@ def retry_failed(session: Session) -> int:
     for job in failed:
         job.state, job.run_after = "pending", utcnow()
     return len(failed)
+
+
+def prune_done(
+    factory: sessionmaker[Session],
+    retention: timedelta,
+    *,
+    now: datetime | None = None,
+    batch: int = PRUNE_BATCH,
+) -> int:
+    """Delete done jobs finished more than ``retention`` ago, ``batch`` per transaction; returns how many.
+
+    Each batch commits before the next is chosen, so a large backlog (a first prune after months) never
+    holds a write lock for long; pending and failed jobs are never touched.
+    """
+    cutoff = (now or utcnow()) - retention
+    removed = 0
+    while True:
+        with factory() as session, session.begin():
+            ids = list(
+                session.scalars(
+                    select(Job.id)
+                    .where(Job.state == "done", func.coalesce(Job.finished_at, Job.created_at) < cutoff)
+                    .order_by(Job.id)
+                    .limit(batch)
+                )
+            )
+            if ids:
+                session.execute(
+                    delete(Job).where(Job.id.in_(ids), Job.state == "done").execution_options(synchronize_session=False)
+                )
+        removed += len(ids)
+        if len(ids) < batch:
+            return removed

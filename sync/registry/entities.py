@@ -9,6 +9,10 @@ receives only that area's households, and its hash is computed over them alone, 
 makes only that village's phones download again. The area is matched on the household's indexed
 ``village`` or ``township`` column (or ``county``), so a village's list of ~500 households is one index
 range scan however large the province.
+
+Central's entity API (``GET .../datasets/households/entities``, what pyodk's ``entities.list()`` reads) is
+written here too, entity by entity as pages of households are read (``in_pages``, which the OData feed in
+sync/exports/entity_odata.py reads as well), so a list of 10,000 households is never held whole.
 """
 
 from __future__ import annotations
@@ -16,19 +20,23 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Engine, Select, func, select
+from sqlalchemy.orm import Session, load_only
 
 from sync.access.scope import Scope
+from sync.db.engine import read_snapshot
 from sync.db.models import Household, SubmissionVersion
 from sync.errors import NotFound
-from sync.registry.households import HISTORY, counted, updated_property
+from sync.registry.households import HISTORY, UPDATES, counted, updated_property
+from sync.times import iso_ms
 
 DATASET = "households"
 LISTING_BATCH = 500  # households whose versions are read together: bounded memory, few queries
@@ -187,16 +195,81 @@ def entity_versions(session: Session, household: Household) -> list[EntityVersio
     return versions_of(session, [household])[household.id]
 
 
-def entity_listing(
-    session: Session, project_id: int, scope: Scope | None = None
-) -> Iterator[tuple[Household, list[EntityVersion]]]:
-    """Every registered household (of ``scope``'s area) with its versions, a batch of households at a time."""
-    households = session.scalars(registered(session, project_id, scope.limit if scope else None)).all()
-    for start in range(0, len(households), LISTING_BATCH):
-        batch = households[start : start + LISTING_BATCH]
-        versions = versions_of(session, batch)
-        for household in batch:
-            yield household, versions[household.id]
+def in_pages(session: Session, households: Select) -> Iterator[tuple[list[Household], dict[int, list[EntityVersion]]]]:
+    """The households ``households`` selects, ``LISTING_BATCH`` at a time, each page with its versions.
+
+    The rows come from one cursor (server-side on PostgreSQL) and each page's versions in five queries,
+    so memory holds one page whatever the size of the list; the cursor is closed when the reader stops.
+    """
+    rows = session.scalars(households.execution_options(yield_per=LISTING_BATCH))
+    try:
+        for page in rows.partitions():
+            page = list(page)
+            yield page, versions_of(session, page)
+    finally:
+        rows.close()
+
+
+def entity_listing(engine: Engine, project_id: int, scope: Scope | None = None) -> Iterator[bytes]:
+    """Central's entity list, ``[{"uuid": ..., "currentVersion": {...}}, ...]``, written as it is read.
+
+    The households of ``scope``'s area (the whole project's without one), in code order, from one
+    consistent snapshot (a household changing meanwhile is listed as it was). The text is what Flask's
+    ``jsonify`` gives for the same list (sorted keys, ASCII, compact, a final newline), so a client sees
+    the bytes a single entity's answer has.
+    """
+    with read_snapshot(engine) as connection, Session(bind=connection) as session:
+        yield b"["
+        separator = b""
+        households = registered(session, project_id, scope.limit if scope else None)
+        with closing(in_pages(session, households)) as pages:
+            for page, versions in pages:
+                text = ",".join(_json(entity_json(household, versions[household.id])) for household in page)
+                yield separator + text.encode("ascii")
+                separator = b","
+        yield b"]\n"
+
+
+def entity_json(household: Household, versions: list[EntityVersion]) -> dict:
+    """One entity as Central lists it: uuid, creator, times and the current version."""
+    current = versions[-1] if versions else None
+    return {
+        "uuid": household.entity_id,
+        "creatorId": versions[0].creator_id if versions else 0,
+        "createdAt": iso_ms(versions[0].created_at) if versions else None,
+        "updatedAt": iso_ms(current.created_at) if current and len(versions) > 1 else None,
+        "deletedAt": None,
+        "conflict": None,
+        "currentVersion": version_json(current) if current else None,
+    }
+
+
+def version_json(version: EntityVersion) -> dict:
+    """One version as Central's ``.../entities/<uuid>/versions`` lists it (no conflicts: edits are ordered)."""
+    return {
+        "version": version.version,
+        "label": version.label,
+        "current": version.current,
+        "createdAt": iso_ms(version.created_at),
+        "creatorId": version.creator_id,
+        "userAgent": version.user_agent,
+        "baseVersion": version.base_version,
+        "conflictingProperties": None,
+        "data": version.data,
+        "source": {"submission": {"instanceId": version.instance_id}},
+    }
+
+
+def _json(value: dict) -> str:
+    """The text ``jsonify`` writes for ``value`` (the app's provider: sorted keys, ASCII, no spaces)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+
+
+# What a version is made of, read from each history row; the rest (the answers and verdicts as JSON) is
+# not loaded: decoding it was most of a listing's time.
+_VERSION_COLUMNS = (
+    "id", "household_id", "submission_id", "submission_version_id", "instance_id", "received_at", "base_version"
+)
 
 
 def versions_of(session: Session, households: Sequence[Household]) -> dict[int, list[EntityVersion]]:
@@ -208,7 +281,9 @@ def versions_of(session: Session, households: Sequence[Household]) -> dict[int, 
     ids = [household.id for household in households]
     rows: dict[int, list] = {household_id: [] for household_id in ids}
     for model in HISTORY:
-        for row in session.scalars(select(model).where(model.household_id.in_(ids), counted(model))):
+        needed = load_only(*(getattr(model, name) for name in (*_VERSION_COLUMNS, UPDATES[model][2])))
+        query = select(model).options(needed).where(model.household_id.in_(ids), counted(model))
+        for row in session.scalars(query):
             rows[row.household_id].append(row)
     version_ids = {row.submission_version_id for found in rows.values() for row in found}
     submitters = {

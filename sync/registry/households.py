@@ -34,12 +34,13 @@ from sync.db.models import (
 
 HISTORY = (BaselineRecord, HousingAppraisal, WaterSurvey, IncomeCheck)
 # The entity property each form's history row sets (docs/forms.md 3), with its value as the entity list
-# shows it: two updates of one property from the same base version are an offline conflict.
-UPDATES: dict[type, tuple[str, Callable[[Any], str]]] = {
-    BaselineRecord: ("hh_size", lambda row: str((row.server_verdict or {}).get("hh_size", ""))),
-    HousingAppraisal: ("house_grade", lambda row: row.grade or ""),
-    WaterSurvey: ("water_verdict", lambda row: row.verdict or ""),
-    IncomeCheck: ("income_pc", lambda row: "" if row.income_pc is None else str(row.income_pc)),
+# shows it and the one column that value is read from (so entity versions load only it, not the answers):
+# two updates of one property from the same base version are an offline conflict.
+UPDATES: dict[type, tuple[str, Callable[[Any], str], str]] = {
+    BaselineRecord: ("hh_size", lambda row: str((row.server_verdict or {}).get("hh_size", "")), "server_verdict"),
+    HousingAppraisal: ("house_grade", lambda row: row.grade or "", "grade"),
+    WaterSurvey: ("water_verdict", lambda row: row.verdict or "", "verdict"),
+    IncomeCheck: ("income_pc", lambda row: "" if row.income_pc is None else str(row.income_pc), "income_pc"),
 }
 # History rows in these review states are kept for the record but count for no household: rejected ones,
 # and those of a form with an approval gate that are not approved yet.
@@ -66,7 +67,7 @@ def _household_by_ref() -> Select:
 
 def updated_property(row: Any) -> dict[str, str]:
     """The entity property a history row set, and its value: ``{"house_grade": "C"}``."""
-    name, value = UPDATES[type(row)]
+    name, value, _column = UPDATES[type(row)]
     return {name: value(row)}
 
 

@@ -115,6 +115,7 @@ def test_every_inconsistent_value_is_listed_at_once() -> None:
         "QINGLING_MAX_UPLOAD_BYTES": "1000",
         "QINGLING_PORT": "70000",
         "QINGLING_PUBLIC_URL": "phones.example.org",
+        "QINGLING_JOB_RETENTION_DAYS": "0",
     }
     with pytest.raises(SettingsError) as raised:
         load_settings(environ)

@@ -9,12 +9,21 @@ import uuid
 from datetime import timedelta
 
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.cli import main
 from sync.db.engine import transaction
 from sync.db.models import Household, Job, SubmissionVersion, utcnow
-from sync.jobs.queue import LEASE, MAX_ATTEMPTS, JobKind, enqueue, list_jobs, retry_failed, run_pending_jobs
+from sync.jobs.queue import (
+    LEASE,
+    MAX_ATTEMPTS,
+    JobKind,
+    enqueue,
+    list_jobs,
+    prune_done,
+    retry_failed,
+    run_pending_jobs,
+)
 from sync.jobs.worker import Worker
 from sync.oversight.flags import list_flags
 from tests.sync.survey import VILLAGES, baseline, id_number, member
@@ -198,3 +207,69 @@ def test_a_stalled_worker_whose_job_was_taken_over_commits_nothing(services) -> 
         job = session.get(Job, job_id)
         assert (job.state, job.attempts, job.lease_token) == ("pending", 0, "another-worker")
         assert [j.kind for j in list_jobs(session, include_done=True)] == ["stalls"]
+
+
+def _jobs_finished(services, states_and_ages: list[tuple[str, timedelta]]) -> list[int]:  # noqa: ANN001
+    """Jobs in the given states, finished (or created) that long ago; their ids, in order."""
+    ids = []
+    with transaction(services.sessions) as session:
+        for state, age in states_and_ages:
+            job = enqueue(session, "normalize")
+            job.state, job.created_at = state, utcnow() - age - timedelta(minutes=5)
+            job.finished_at = utcnow() - age if state == "done" else None
+            session.flush()
+            ids.append(job.id)
+    return ids
+
+
+def _states(services) -> dict[int, str]:  # noqa: ANN001
+    with services.sessions() as session:
+        return {job_id: state for job_id, state in session.execute(select(Job.id, Job.state))}
+
+
+def test_pruning_deletes_old_done_jobs_in_short_batches_and_keeps_failed_and_pending(services) -> None:  # noqa: ANN001
+    old, recent = timedelta(days=40), timedelta(days=1)
+    ids = _jobs_finished(
+        services, [("done", old)] * 5 + [("done", recent), ("failed", old), ("pending", old)]
+    )
+    deletes: list[str] = []
+
+    def count_deletes(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("DELETE"):
+            deletes.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", count_deletes)
+    try:
+        assert prune_done(services.sessions, timedelta(days=30), batch=2) == 5
+    finally:
+        event.remove(services.engine, "before_cursor_execute", count_deletes)
+    assert len(deletes) == 3  # 2 + 2 + 1, each in its own transaction
+    assert _states(services) == {ids[5]: "done", ids[6]: "failed", ids[7]: "pending"}
+    assert prune_done(services.sessions, timedelta(days=30)) == 0
+
+
+def test_jobs_prune_command_uses_the_retention_setting(services, settings, monkeypatch) -> None:  # noqa: ANN001
+    ids = _jobs_finished(services, [("done", timedelta(days=20)), ("done", timedelta(days=5))])
+    monkeypatch.setenv("QINGLING_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QINGLING_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("QINGLING_JOB_RETENTION_DAYS", "10")
+    result = CliRunner().invoke(main, ["jobs", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "1 done job(s) finished more than 10 day(s) ago removed" in result.output
+    assert _states(services) == {ids[1]: "done"}
+    result = CliRunner().invoke(main, ["jobs", "prune", "--older-than-days", "0"])
+    assert result.exit_code == 2 and "--older-than-days" in result.output
+    assert _states(services) == {ids[1]: "done"}
+
+
+def test_the_worker_prunes_old_done_jobs_on_its_own(services) -> None:  # noqa: ANN001
+    ids = _jobs_finished(services, [("done", timedelta(days=40)), ("done", timedelta(days=1))])
+    worker = Worker(services.sessions, services.work, poll_seconds=0.05, retention=timedelta(days=30))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while ids[0] in _states(services) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert _states(services) == {ids[1]: "done"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -389,3 +390,20 @@ def test_an_edited_registration_keeps_its_household_code_through_a_rebuild(colle
     assert live[first] == (f"{VILLAGES[0]}0001", "二组") and live[second][0] == f"{VILLAGES[0]}0002"
     rebuild_registry(services.sessions)
     assert codes() == live
+
+
+CENTRAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def test_listed_times_are_utc_with_milliseconds_and_z_as_central_writes_them(campaign, api) -> None:  # noqa: ANN001
+    """pyodk and Central clients read ``2018-01-19T23:58:03.395Z``; PostgreSQL's aware times once gave ``+00:00``."""
+    entities = api.get("/v1/projects/1/datasets/households/entities")
+    times = [e["createdAt"] for e in entities] + [e["updatedAt"] for e in entities]
+    times += [e["currentVersion"]["createdAt"] for e in entities]
+    submissions = api.get("/v1/projects/1/forms/house_appraisal/submissions")
+    times += [s["createdAt"] for s in submissions] + [s["currentVersion"]["createdAt"] for s in submissions]
+    updated = [s["updatedAt"] for s in submissions if s["updatedAt"] is not None]
+    assert updated, "the rejected appraisal has an updatedAt"
+    times += updated
+    assert len(times) == 3 * N_HOUSEHOLDS + 2 * len(submissions) + len(updated)
+    assert [t for t in times if not CENTRAL_TIME.fullmatch(t)] == []

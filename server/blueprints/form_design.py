@@ -8,10 +8,6 @@ drag-and-drop in static/app.js only fills the file input.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
@@ -19,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import FileStorage
 
+from server.bodies import spooled_body
 from server.collect_qr import collect_settings, encode_settings, svg_qr
 from server.context import db, services
 from server.public_url import request_root
@@ -34,17 +31,6 @@ from sync.intake.projects import get_project
 bp = Blueprint("form_design", __name__)
 MANAGE = "form.manage"
 TYPES = {".xlsx": XLSX_TYPE, ".xls": XLS_TYPE, ".xml": "application/xml"}
-
-
-@contextmanager
-def _spooled(upload: FileStorage) -> Iterator[Path]:
-    tmp_dir = services().settings.tmp_dir
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qingling-page-", dir=tmp_dir) as folder:
-        path = Path(folder) / "body"
-        with path.open("wb") as handle:
-            shutil.copyfileobj(upload.stream, handle, 1 << 20)
-        yield path
 
 
 def _chosen_file() -> FileStorage:
@@ -72,7 +58,7 @@ def upload(project_id: int) -> Response | tuple[str, int]:
         raise BadRequest(_("Choose an XLSX, XLS or XForm XML file."))
     session = db()
     try:
-        with _spooled(chosen) as path:
+        with spooled_body(chosen.stream) as path:
             form_upload = FormUpload(path, content_type, fallback_id=name.stem,
                                      ignore_warnings=request.form.get("ignore_warnings") == "1")
             compiled = compile_upload(session, project_id, form_upload, services().settings.tmp_dir)
@@ -122,7 +108,7 @@ def upload_media(project_id: int, xml_form_id: str, name: str) -> Response:
     session = db()
     found = drafts.get_draft(session, get_form(session, project_id, xml_form_id))
     chosen = _chosen_file()
-    with _spooled(chosen) as path, path.open("rb") as body:
+    with spooled_body(chosen.stream) as path, path.open("rb") as body:
         drafts.put_draft_attachment(session, services().store, found, name, body, path.with_name("media"),
                                     chosen.mimetype or None)
     session.commit()

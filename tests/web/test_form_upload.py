@@ -110,3 +110,38 @@ def test_a_manager_sees_the_upload_page_in_the_menu(app, accounts) -> None:  # n
     home = client.get("/projects/1/households").get_data(as_text=True)
     assert "/projects/1/form-upload" in home
     assert client.get("/projects/1/form-upload/village_check").status_code == 404  # no such form yet
+
+
+RULES_SURVEY = [
+    ["type", "name", "label", "relevant", "constraint"],
+    ["integer", "members", "Members", "", ". > 0"],
+    ["text", "why", "Why so many", "${members} > 5", ""],
+]
+
+
+def _post_file(client, url: str, token: str, name: str, data: bytes):  # noqa: ANN001, ANN202
+    return client.post(url, data={"csrf_token": token, "file": (io.BytesIO(data), name)})
+
+
+def test_preview_shows_the_rules_and_a_reused_version_is_refused_with_the_reason(app, accounts) -> None:  # noqa: ANN001
+    client = signed_in(app, "manager", "project")
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/projects/1/form-upload").get_data(as_text=True)).group(1)
+    sent = _post_file(client, "/projects/1/form-upload", token, "rules.xlsx",
+                      workbook("rules", "1", RULES_SURVEY, title="Rules"))
+    assert sent.status_code == 302 and sent.location.endswith("/projects/1/form-upload/rules")
+    shown = client.get("/projects/1/form-upload/rules/preview").get_data(as_text=True)
+    assert 'data-path="/data/why"' in shown and "显示条件" in shown and "${members} &gt; 5" in shown
+    assert ". &gt; 0" in shown
+    assert client.post("/projects/1/form-upload/rules/publish", data={"csrf_token": token}).status_code == 302
+
+    changed = [*RULES_SURVEY[:2], ["text", "why", "Why", "${members} > 6", ""]]
+    assert _post_file(client, "/projects/1/form-upload", token, "rules.xlsx",
+                      workbook("rules", "1", changed, title="Rules")).status_code == 302
+    refused = client.post("/projects/1/form-upload/rules/publish", data={"csrf_token": token}, follow_redirects=True)
+    text = refused.get_data(as_text=True)
+    assert "is already published with different content" in text and "Change the version" in text
+    assert "准备发布" in text  # the draft is still there to fix
+
+    wrong = _post_file(client, "/projects/1/form-upload", token, "notes.txt", b"not a form")
+    assert wrong.status_code == 400 and "XLSX" in wrong.get_data(as_text=True)

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         audits,
         draft_test,
         exports,
+        form_design,
         forms_api,
         gallery,
         households,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(gallery.bp)
     app.register_blueprint(households.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(form_design.bp)
     app.register_blueprint(audits.bp)
     register_error_handlers(app)
 

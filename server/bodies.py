@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from flask import request
 
@@ -20,14 +21,14 @@ from server.context import services
 
 
 @contextmanager
-def spooled_body() -> Iterator[Path]:
-    """The request body as a file, removed when the block ends."""
+def spooled_body(source: BinaryIO | None = None) -> Iterator[Path]:
+    """The request body (or ``source``: a file part of a page's form) as a file, removed when the block ends."""
     tmp_dir = services().settings.tmp_dir
     tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="qingling-body-", dir=tmp_dir) as folder:
         path = Path(folder) / "body"
         with path.open("wb") as handle:
-            shutil.copyfileobj(request.stream, handle, 1 << 20)
+            shutil.copyfileobj(source or request.stream, handle, 1 << 20)
         yield path
 
 

@@ -125,6 +125,7 @@ NAV = (
     ("admin.accounts", _l("Accounts"), "admin"),
     ("admin.app_users", _l("Phones"), "admin"),
     ("admin.forms", _l("Forms"), "admin"),
+    ("form_design.upload_page", _l("Upload a form"), "form.manage"),
     ("audits.index", _l("Audit log"), "audit.read"),
 )
 

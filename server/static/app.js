@@ -9,6 +9,22 @@
         document.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = all.checked; });
       });
     }
+    // The upload page: a file dropped on the form fills its file input and sends it (the input works alone).
+    var zone = document.querySelector("[data-dropzone]");
+    if (zone) {
+      var input = zone.querySelector("input[type=file]");
+      ["dragenter", "dragover"].forEach(function (name) {
+        zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.add("dragging"); });
+      });
+      zone.addEventListener("dragleave", function () { zone.classList.remove("dragging"); });
+      zone.addEventListener("drop", function (event) {
+        event.preventDefault();
+        zone.classList.remove("dragging");
+        if (!event.dataTransfer || !event.dataTransfer.files.length) { return; }
+        input.files = event.dataTransfer.files;
+        zone.requestSubmit();
+      });
+    }
     // The gallery's lightbox: the original photo, with previous / next and the arrow keys.
     var box = document.getElementById("lightbox");
     if (!box) { return; }

@@ -118,6 +118,32 @@ def replace_draft(
     return _new_draft(session, store, form, compiled, spreadsheet, user_id=user_id)
 
 
+def upload_draft(
+    session: Session,
+    store: BlobStore,
+    project: Project,
+    compiled: CompiledForm,
+    spreadsheet: Spreadsheet | None,
+    *,
+    user_id: int | None = None,
+) -> Form:
+    """The upload page's one step: a new form with this draft, or a new draft of the form with its id."""
+    form = session.scalar(select(Form).where(Form.project_id == project.id, Form.xml_form_id == compiled.form_id))
+    if form is None:
+        return create_form(session, store, project, compiled, spreadsheet, user_id=user_id)
+    replace_draft(session, store, form, compiled, spreadsheet, user_id=user_id)
+    return form
+
+
+def project_drafts(session: Session, project_id: int) -> list[tuple[Form, FormDraft]]:
+    """The drafts of a project's forms, by form id (the upload page lists them to carry on with)."""
+    rows = session.execute(
+        select(Form, FormDraft).join(FormDraft, FormDraft.form_id == Form.id)
+        .where(Form.project_id == project_id).order_by(Form.xml_form_id)
+    )
+    return [(form, draft) for form, draft in rows]
+
+
 def get_draft(session: Session, form: Form) -> FormDraft:
     draft = session.scalar(select(FormDraft).where(FormDraft.form_id == form.id))
     if draft is None:

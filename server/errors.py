@@ -32,10 +32,10 @@ def wants_openrosa() -> bool:
 
 def render_problem(problem: Problem) -> Response:
     count_problem(problem.code)
-    if is_page():
-        return render_page_problem(problem)
     if wants_openrosa():
         response = openrosa_message(problem.message, problem.status, nature="error")
+    elif is_page():
+        return render_page_problem(problem)
     else:
         response = jsonify({"code": _json_code(problem.code), "message": problem.message, **_details(problem)})
         response.status_code = problem.status

@@ -148,8 +148,17 @@ def _nav_items(scope: Scope | None) -> list[tuple[str, str]]:
 
 
 def is_page() -> bool:
-    """Requests for people (pages, their forms and photos), as opposed to the phone and API URLs."""
-    return not request.path.startswith("/v1/") and request.path not in ("/healthz", "/v1")
+    """Requests for people (pages, their forms and photos), as opposed to the phone and API URLs.
+
+    A URL no route knows is a page only for a client that asks for HTML first (a browser): a script or a
+    phone that mistypes a path gets its refusal as JSON or OpenRosa XML, as it would at the right path.
+    """
+    path = request.path
+    if path.startswith("/v1/") or path in ("/healthz", "/v1"):
+        return False
+    if request.blueprint is not None:
+        return True
+    return request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html"
 
 
 def web_user(user: User) -> WebUser:

@@ -7,7 +7,8 @@ inserted as ``sync.ledger.derive`` would make them from those records (about 10 
 that fails, 15 % income under the line, 5 % proposed for monitoring, 1 % identity problems; 60 % of the
 items closed). Then, through the ledger's own functions (``sync.ledger.queries``, ``sync.ledger.parameters``):
 
-- the dashboard of one county (its townships) and of the province (its counties): ``area_counts``;
+- the dashboard of one county (its townships) and of the province (its counties): ``area_counts``, and
+  with the progress chart's query (``sync.ledger.dashboard.progress``), all the dashboard page asks SQL;
 - the item list of one township (the first page of its open items): ``list_items``;
 - the parameter preview over every household, for a county table that raises the 2020 monitoring line;
 - ``derive_household`` for 2,000 households (the cost the normalize job adds per household).
@@ -173,6 +174,7 @@ def timed(function, repeat: int) -> dict:  # noqa: ANN001
 
 def measure(services, repeat: int) -> dict:  # noqa: ANN001
     from sync.db.models import Household, ParameterVersion
+    from sync.ledger.dashboard import progress
     from sync.ledger.derive import derive_household
     from sync.ledger.parameters import preview
     from sync.ledger.queries import area_counts, list_items
@@ -183,6 +185,13 @@ def measure(services, repeat: int) -> dict:  # noqa: ANN001
     with services.sessions() as session:
         figures["province_dashboard"] = timed(lambda: area_counts(session, 1, "", today=today), repeat)
         figures["county_dashboard"] = timed(lambda: area_counts(session, 1, county, today=today), repeat)
+        # The dashboard page's queries: the counts and the progress chart (12 month-end sums per kind).
+        figures["province_page_queries"] = timed(
+            lambda: (area_counts(session, 1, "", today=today), progress(session, 1, "", today=today)), repeat
+        )
+        figures["county_page_queries"] = timed(
+            lambda: (area_counts(session, 1, county, today=today), progress(session, 1, county, today=today)), repeat
+        )
         figures["township_list"] = timed(lambda: list_items(session, 1, township, today=today, state="active"), repeat)
         figures["township_list"]["rows"] = len(list_items(session, 1, township, today=today, state="active"))
         table = "province,county,year,profile,name,value,version,tag,note\n"

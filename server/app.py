@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         gallery,
         households,
         ledger,
+        ledger_pages,
         odata,
         openrosa,
         photos,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(photos.bp)
     app.register_blueprint(gallery.bp)
     app.register_blueprint(households.bp)
+    app.register_blueprint(ledger_pages.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(form_design.bp)
     app.register_blueprint(audits.bp)

@@ -61,6 +61,9 @@ class Settings:
     display_utc_offset_hours: float = 8.0
     # Done jobs older than this are pruned by the worker and `qingling jobs prune` (docs/operations.md).
     job_retention_days: int = 30
+    # The county's township and village boundaries for the ledger's map (GeoJSON, properties.code = the
+    # administrative code); without it the map shows the households alone (docs/ledger.md).
+    boundaries_geojson: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -172,6 +175,8 @@ def _check(settings: Settings) -> list[str]:
         problems.append("QINGLING_PRESIGNED_URL_SECONDS: must be between 10 and 604800")
     if not settings.job_retention_days >= 1:
         problems.append("QINGLING_JOB_RETENTION_DAYS: must be a whole number of days, at least 1")
+    if settings.boundaries_geojson is not None and not settings.boundaries_geojson.is_file():
+        problems.append(f"QINGLING_BOUNDARIES_GEOJSON: no such file {settings.boundaries_geojson}")
     return problems
 
 

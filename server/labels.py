@@ -117,3 +117,23 @@ def explain_flag(flag) -> str:  # noqa: ANN001 - a Flag
     if kind == "photo_unreadable":
         return _("%(photo)s cannot be read as an image.", photo=flag.attachment_name or "")
     return translate_message(flag.message)
+
+LEDGER_KINDS = {
+    "housing": _l("Unsafe housing"),
+    "water": _l("Unsafe drinking water"),
+    "income": _l("Income under the line"),
+    "monitoring": _l("Monitoring"),
+    "identity": _l("Identity problem"),
+}
+LEDGER_STATES = {
+    "open": _l("Open"),
+    "assigned": _l("Measure assigned"),
+    "done": _l("Work reported done"),
+    "closed": _l("Closed"),
+    "void": _l("Void"),
+}
+INCOME_LINES = {
+    "exit": _l("poverty line"),
+    "monitor": _l("monitoring line"),
+    "dibao": _l("minimum living allowance line"),
+}

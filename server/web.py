@@ -122,6 +122,8 @@ NAV = (
     ("review.queue", _l("Submissions"), "submission.read"),
     ("gallery.gallery", _l("Photos"), "submission.read"),
     ("households.index", _l("Households"), "registry.read"),
+    ("ledger_pages.dashboard", _l("Ledger"), "ledger.read"),
+    ("ledger_pages.parameter_tables", _l("Parameters"), "parameters.manage"),
     ("admin.accounts", _l("Accounts"), "admin"),
     ("admin.app_users", _l("Phones"), "admin"),
     ("admin.forms", _l("Forms"), "admin"),

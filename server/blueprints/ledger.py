@@ -26,8 +26,8 @@ from server.schemas.ledger import (
     ReasonSchema,
     evidence_json,
 )
-from server.scope import ledger_area
-from sync.errors import BadRequest
+from server.scope import caller_area, ledger_area
+from sync.errors import BadRequest, Forbidden
 from sync.ledger import decisions, parameters
 from sync.ledger.export import prepare_ledger_export
 from sync.ledger.queries import ItemRow, area_counts, item_evidence, list_items
@@ -39,6 +39,15 @@ bp = Blueprint("ledger", __name__)
 def _reader(project_id: int, permission: str = "ledger.read") -> tuple[Actor, str]:
     actor = require(permission, project_id, None)
     return actor, ledger_area(actor, request.args.get("area"))
+
+
+def _whole_project(permission: str, project_id: int) -> Actor:
+    """Measures and parameter tables hold for every township at once: only an account of the whole project
+    changes them (an area's account may read and preview, scoped to its area)."""
+    actor = require(permission, project_id, None)
+    if caller_area(actor) is not None:
+        raise Forbidden("Only an account of the whole project may change the measures or parameter tables.")
+    return actor
 
 
 def _number(name: str, default: int) -> int:
@@ -127,7 +136,7 @@ def measures(project_id: int) -> Response:
 
 @bp.put("/projects/<int:project_id>/ledger/measures/<code>")
 def save_measure(project_id: int, code: str) -> Response:
-    actor = require("parameters.manage", project_id, None)
+    actor = _whole_project("parameters.manage", project_id)
     body = load_json(MeasureSchema(), "Invalid measure")
     session = db()
     measure = decisions.save_measure(session, code, body["kind"], body["label_zh"], body["label_en"], body["active"],
@@ -151,7 +160,7 @@ def parameter_versions(project_id: int) -> Response:
 @bp.post("/projects/<int:project_id>/ledger/parameters")
 def upload_parameters(project_id: int) -> Response:
     """The body is the CSV itself (``text/csv``); ``?fileName=`` names it."""
-    actor = require("parameters.manage", project_id, None)
+    actor = _whole_project("parameters.manage", project_id)
     session = db()
     version = parameters.upload(session, request.args.get("fileName", ""), request.get_data(), actor.user_id)
     session.commit()
@@ -168,7 +177,7 @@ def preview_parameters(project_id: int, version_id: int) -> Response:
 
 @bp.post("/projects/<int:project_id>/ledger/parameters/<int:version_id>/apply")
 def apply_parameters(project_id: int, version_id: int) -> Response:
-    actor = require("parameters.manage", project_id, None)
+    actor = _whole_project("parameters.manage", project_id)
     db().rollback()  # the rebuild runs in its own transactions
     found = parameters.apply_version(services().sessions, services().settings.parameter_dir, version_id,
                                      actor.user_id)  # fmt: skip

@@ -63,6 +63,8 @@ def list_items(
     overdue: bool = False,
     household: str | None = None,
     item_id: int | None = None,
+    closed_since: date | None = None,
+    assigned: bool = False,
     limit: int = PAGE,
     offset: int = 0,
 ) -> list[ItemRow]:
@@ -91,6 +93,10 @@ def list_items(
         query = query.where(Household.code == household)
     if item_id is not None:
         query = query.where(LedgerItem.id == item_id)
+    if closed_since is not None:
+        query = query.where(LedgerItem.state == "closed", LedgerItem.closed_on >= closed_since)
+    if assigned:  # the dashboard's "assigned": active items with a measure
+        query = query.where(LedgerItem.state.in_(ACTIVE), LedgerItem.measure.is_not(None))
     return [ItemRow(item, code, label, today) for item, code, label in session.execute(query)]
 
 

@@ -8,9 +8,11 @@ never skip for want of a browser: without root or a package mirror they fail and
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,17 +33,31 @@ ARGS = [
 ]
 
 
+def _installed() -> bool:
+    return CHROMIUM.exists() and any(CJK_FONT_DIR.glob("NotoSansCJK*"))
+
+
 def ensure_chromium() -> None:
-    """Install Chromium and the CJK fonts from Debian's packages when they are missing."""
-    if CHROMIUM.exists() and any(CJK_FONT_DIR.glob("NotoSansCJK*")):
+    """Install Chromium and the CJK fonts from Debian's packages when they are missing.
+
+    Each pytest-xdist worker starts its own session, so two may get here at once; apt and dpkg refuse a
+    second caller while the first holds their locks. A file lock lets one install while the other waits,
+    then finds the browser there.
+    """
+    if _installed():
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         pytest.fail(f"{CHROMIUM} or fonts-noto-cjk is missing; install them: apt-get install -y {' '.join(PACKAGES)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *PACKAGES]):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-        if result.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    wait = ["-o", "DPkg::Lock::Timeout=600"]
+    with open(Path(tempfile.gettempdir()) / "qingling-test-browser.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _installed():
+            return
+        for command in (["apt-get", *wait, "update", "-q"], ["apt-get", *wait, "install", "-y", "-q", *PACKAGES]):
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+            if result.returncode != 0:
+                pytest.fail(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
 
 @pytest.fixture(scope="session")

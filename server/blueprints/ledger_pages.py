@@ -28,7 +28,7 @@ from sync.ledger.dashboard import households_without_record, month_ends, page_ar
 from sync.ledger.export import prepare_ledger_export
 from sync.ledger.kinds import KINDS
 from sync.ledger.map import BoundaryFileError, load_boundaries, map_points
-from sync.ledger.queries import area_counts, item_evidence, list_items
+from sync.ledger.queries import PAGE, area_counts, item_evidence, list_items
 
 bp = Blueprint("ledger_pages", __name__)
 
@@ -61,13 +61,25 @@ def items(project_id: int) -> str:
     area = page_area(scope, request.args.get("area"))
     today = date.today()
     closed_month = request.args.get("closed") == "month"
-    found = list_items(
-        db(), project_id, area, today=today, state=request.args.get("state") or None,
-        kind=request.args.get("kind") or None, overdue=request.args.get("overdue") == "1",
-        assigned=request.args.get("assigned") == "1", closed_since=today.replace(day=1) if closed_month else None,
+    number = request.args.get("page", "1")
+    number = int(number) if number.isdigit() and int(number) > 0 else 1
+    wanted = dict(
+        today=today, state=request.args.get("state") or None, kind=request.args.get("kind") or None,
+        overdue=request.args.get("overdue") == "1", assigned=request.args.get("assigned") == "1",
+        closed_since=today.replace(day=1) if closed_month else None,
     )  # fmt: skip
+    found = list_items(db(), project_id, area, offset=(number - 1) * PAGE, limit=PAGE, **wanted)
+    more = len(found) == PAGE and bool(list_items(db(), project_id, area, offset=number * PAGE, limit=1, **wanted))
+    filters = {k: v for k, v in request.args.items() if k not in ("area", "page") and v}
+    measure_names = {m.code: _measure_label(m) for m in decisions.list_measures(db())}
     return page("web/ledger_items.html", area=area, items=found, kind_names=LEDGER_KINDS, state_names=LEDGER_STATES,
-                filters={k: v for k, v in request.args.items() if k != "area" and v})  # fmt: skip
+                measure_names=measure_names, filters=filters, page_number=number, page_size=PAGE,
+                more=more)  # fmt: skip
+
+
+def _measure_label(measure: decisions.LedgerMeasure) -> str:
+    """A measure by its name in the page's language; the code stays in the API and the downloads."""
+    return measure.label_zh if select_locale().startswith("zh") else measure.label_en
 
 
 @bp.get("/projects/<int:project_id>/ledger/unknown")
@@ -103,10 +115,10 @@ def item(project_id: int, item_id: int) -> str:
     row = list_items(session, project_id, scope.area, today=date.today(), item_id=found.id, limit=1)[0]
     evidence = item_evidence(session, found)
     photos = submission_photos(session, [i for i in (found.found_submission_id, found.closed_by_submission_id) if i])
-    locale = select_locale()
-    measures = [(m.code, m.label_zh if locale.startswith("zh") else m.label_en)
+    measures = [(m.code, _measure_label(m))
                 for m in decisions.list_measures(session, found.kind) if m.active or m.code == found.measure]
     return page("web/ledger_item.html", row=row, item=found, evidence=evidence, photos=photos, measures=measures,
+                measure_names=dict(measures),
                 kind_names=LEDGER_KINDS, state_names=LEDGER_STATES, may_assign=scope.may("ledger.assign"),
                 may_approve=scope.may("ledger.approve") and found.close_requested_by_user_id != current_user.user_id,
                 today=date.today())  # fmt: skip
@@ -135,8 +147,9 @@ def assign(project_id: int, item_id: int) -> Response:
     measure, unit, person = form.get("measure", ""), form.get("unit", "").strip(), form.get("person", "").strip()
     if not unit or not person:
         raise BadRequest(_("Name the responsible unit and person."))
-    if len(unit) > 200 or len(person) > 100:
-        raise BadRequest(_("The unit may have at most 200 characters, the person 100."))
+    if len(unit) > decisions.UNIT_MAX or len(person) > decisions.PERSON_MAX:
+        raise BadRequest(_("The unit may have at most %(unit)d characters, the person %(person)d.",
+                           unit=decisions.UNIT_MAX, person=decisions.PERSON_MAX))  # fmt: skip
     assignment = decisions.Assignment(measure, unit, person, _deadline(form.get("deadline", "")))
     return _decide(project_id, item_id, "ledger.assign",
                    lambda s, found: decisions.assign(s, found, assignment, current_user.user_id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from server.schemas.registry import source_links
+from sync.ledger.decisions import PERSON_MAX, UNIT_MAX
 from sync.ledger.kinds import KINDS
 from sync.times import iso_ms_or_none
 
@@ -62,8 +63,8 @@ class AreaCountsSchema(Schema):
 
 class AssignmentSchema(Schema):
     measure = fields.String(required=True)
-    unit = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    person = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=UNIT_MAX))
+    person = fields.String(required=True, validate=validate.Length(min=1, max=PERSON_MAX))
     deadline = fields.Date(required=True)
 
 

@@ -19,6 +19,9 @@ from sync.ledger.derive import state_of
 from sync.ledger.kinds import KINDS
 from sync.oversight.audit import record
 
+# The columns' widths (sync/db/models/ledger.py): the API schema and the page check the same numbers.
+UNIT_MAX, PERSON_MAX = 200, 100
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -51,6 +54,8 @@ def assign(session: Session, item: LedgerItem, assignment: Assignment, user_id: 
         raise BadRequest(f"The measure {measure.code} is for {measure.kind} problems, this item is {item.kind}.")
     if not assignment.unit.strip() or not assignment.person.strip():
         raise BadRequest("An assignment needs a responsible unit and a responsible person.")
+    if len(assignment.unit.strip()) > UNIT_MAX or len(assignment.person.strip()) > PERSON_MAX:
+        raise BadRequest(f"The unit may have at most {UNIT_MAX} characters, the person {PERSON_MAX}.")
     before = _decision(item)
     item.measure, item.unit, item.person = measure.code, assignment.unit.strip(), assignment.person.strip()
     item.deadline = assignment.deadline

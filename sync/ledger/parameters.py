@@ -17,7 +17,6 @@ no yearly line, so a table of lines changes only these.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +33,10 @@ from sync.ledger.queries import check_area, in_area
 from sync.ledger.rebuild import rebuild_with_ledger
 from sync.oversight.audit import record
 from sync.registry.households import counted
+from sync.registry.overlay import OVERLAY_FILE, write_table
 from sync.registry.placement import under_line
 from sync.registry.verdicts import DEFAULT_PROFILE, parameter_overlay
 
-OVERLAY_FILE = "county.csv"
 MAX_BYTES = 2_000_000
 LINES = ("exit", "monitor", "dibao")
 LINE_LABELS = {"exit": "exit (poverty) line", "monitor": "monitoring line", "dibao": "minimum living allowance line"}
@@ -233,7 +232,7 @@ def apply_version(
         for previous in session.scalars(select(ParameterVersion).where(ParameterVersion.state == "applied")):
             previous.state = "superseded"
         version.state, version.applied_by_user_id, version.applied_at = "applied", user_id, utcnow()
-        _write(directory, version.content)
+        write_table(directory, version.content, version.id)
         record(session, "parameters.apply", subject=f"parameter_version:{version.id}", user_id=user_id,
                details={"file": version.file_name})  # fmt: skip
     report = rebuild_with_ledger(factory, project_id, on_progress=on_progress)
@@ -242,13 +241,3 @@ def apply_version(
                details={"submissions": report.submissions})  # fmt: skip
     return report.submissions
 
-
-def _write(directory: Path, content: str) -> None:
-    """Replace the folder's table in one rename, so a process reading it sees the old table or the new one."""
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, directory / OVERLAY_FILE)

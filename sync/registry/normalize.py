@@ -33,7 +33,9 @@ from sync.registry.households import (
     HISTORY,
     refresh_household,
 )
+from sync.registry.overlay import follow_applied_table
 from sync.registry.placement import Placement
+from sync.registry.verdicts import parameter_overlay
 from sync.review.summary import summarize
 
 SOURCE = "normalize"
@@ -54,6 +56,7 @@ def run_normalize_job(session: Session, job: Job) -> set[int]:
     )
     if version is None:
         return set()
+    follow_applied_table(session, parameter_overlay())
     touched = normalize_submission(session, version.submission)
     households = set(touched.households)
     if touched.replaced:

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sync.db.models import Form, Household, Submission, SubmissionVersion
 from sync.registry.households import refresh_household
 from sync.registry.normalize import FORMS, delete_registry, normalize_submission
+from sync.registry.overlay import follow_applied_table
+from sync.registry.verdicts import parameter_overlay
 
 BATCH = 200
 
@@ -39,6 +41,7 @@ def rebuild_registry(
     """``refreshed`` runs for every household after its final refresh, in the same transaction: how what is
     derived from the registry (the ledger, docs/ledger.md) is rebuilt with it without the registry knowing it."""
     with factory() as session, session.begin():
+        follow_applied_table(session, parameter_overlay())
         delete_registry(session, project_id)
         total = session.scalar(select(func.count()).select_from(_ordered(project_id).subquery())) or 0
     done, after = 0, 0

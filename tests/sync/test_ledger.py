@@ -19,6 +19,7 @@ from sync.access.accounts import create_user
 from sync.db.engine import transaction
 from sync.db.models import Audit, Household, LedgerItem
 from sync.ledger.rebuild import rebuild_with_ledger
+from sync.registry.verdicts import use_parameter_overlay
 from tests.sync.conftest import basic_auth
 from tests.sync.survey import COUNTY, TOWNSHIP, VILLAGES, appraisal, water
 from tests.sync.test_registry import N_HOUSEHOLDS, SECOND_VISIT, Campaign, post, run_campaign, settle, wall_for
@@ -316,6 +317,28 @@ def test_a_parameter_table_is_checked_previewed_and_applied(campaign, client, se
         actions = [a.action for a in session.scalars(select(Audit).where(Audit.action.like("parameters.%")))]
     assert actions == ["parameters.upload", "parameters.apply", "parameters.upload", "parameters.apply"]
 
+
+
+def test_another_machine_judges_with_the_applied_table(campaign, client, services, admin, supervisor, tmp_path) -> None:  # noqa: ANN001
+    """A process whose parameter folder is empty (another machine sharing the database) follows the database's
+    applied table before it judges: its rebuild gives the same items as the machine that applied it."""
+    url = "/v1/projects/1/ledger/parameters"
+    table = "province,county,year,profile,name,value,version,tag,note\n"
+    table += f"15,{COUNTY},,,water_basic_is_problem,1,2026.1,P,the county counts 基本达标 as a problem\n"
+    version = client.post(f"{url}?fileName=county.csv", data=table.encode(),
+                          headers={**admin, "Content-Type": "text/csv"}).get_json()["id"]  # fmt: skip
+    assert client.post(f"{url}/{version}/apply", headers=admin).status_code == 200
+    applied = by_kind(items(client, supervisor), "water")
+    assert applied == {code(i) for i in range(N_HOUSEHOLDS)}
+
+    other = tmp_path / "other-machine" / "parameters"
+    use_parameter_overlay(other)
+    try:
+        rebuild_with_ledger(services.sessions)
+        assert by_kind(items(client, supervisor), "water") == applied
+        assert (other / "county.csv").read_text(encoding="utf-8") == table
+    finally:
+        use_parameter_overlay(services.settings.parameter_dir)
 
 def test_the_list_of_measures_is_edited_by_administrators(client, admin, supervisor) -> None:  # noqa: ANN001
     listed = client.get("/v1/projects/1/ledger/measures?kind=housing", headers=supervisor).get_json()

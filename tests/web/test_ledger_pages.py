@@ -182,3 +182,22 @@ def test_a_viewer_may_read_but_not_decide(app, small_county: Workspace, project,
     )
     assert refused.status_code == 403
     assert viewer.get(f"/projects/{project.id}/ledger?area=12ab").status_code == 400
+
+
+def test_a_long_item_list_is_paged_and_the_pages_together_are_the_whole_list(
+    app, small_county: Workspace, project, services, monkeypatch  # noqa: ANN001
+) -> None:
+    # Six housing items, four to a page (500 in production: server/blueprints/ledger_pages.py reads PAGE).
+    monkeypatch.setattr("server.blueprints.ledger_pages.PAGE", 4)
+    client = signed_in(app, "manager", "county")
+    base = f"/projects/{project.id}/ledger/list?kind=housing"
+    first = client.get(base).get_data(as_text=True)
+    assert len(item_ids(first)) == 4 and 'rel="next"' in first and 'rel="prev"' not in first
+    following = re.search(r'rel="next" href="\?([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "kind=housing" in following and "page=2" in following
+    second = client.get(f"/projects/{project.id}/ledger/list?{following}").get_data(as_text=True)
+    assert len(item_ids(second)) == 2 and 'rel="prev"' in second and 'rel="next"' not in second
+    assert sorted(item_ids(first) + item_ids(second)) == housing_items(services, "")
+    # A page past the end, or a page number that is not one, is a page, not an error.
+    assert client.get(f"{base}&page=9").status_code == 200
+    assert item_ids(client.get(f"{base}&page=x").get_data(as_text=True)) == item_ids(first)

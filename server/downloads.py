@@ -99,6 +99,12 @@ def blob_response(key: str | None, *, etag: str | None, filename: str) -> Respon
     return as_stored_file(response)
 
 
+def sniffed_type(key: str) -> str | None:
+    """The image type the blob's first bytes show (None: not an image), read without streaming the rest."""
+    with services().store.open(key) as handle:
+        return displayable_type(_read_head(handle))
+
+
 def disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename*=UTF-8''{quote(filename)}"
 

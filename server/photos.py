@@ -5,23 +5,30 @@ from __future__ import annotations
 
 from flask import Response, redirect, request
 
-from server.context import services
-from server.downloads import blob_response, chunks
+from server.context import db, services
+from server.downloads import blob_response, chunks, sniffed_type
+from sync.review.photos import checked_image_type
 
 YEAR = 365 * 24 * 3600
 
 
-def original_response(key: str, *, content_type: str | None, etag: str | None, filename: str) -> Response:
-    """The original photo: 307 to the object store when it signs URLs (S3), else streamed from here."""
+def original_response(key: str, *, sha256: str | None, etag: str | None, filename: str) -> Response:
+    """The original photo: 307 to the object store when it signs URLs (S3), else streamed from here.
+
+    Either way it is typed by its bytes, never by what the phone declared (server/downloads.py): the
+    presigned URL carries the type the photo checks decoded, or, before they ran, the type its first bytes
+    show; anything that is not an image is signed as a download (``application/octet-stream``, attachment).
+    """
     store = services().store
-    url = store.presigned_url(
-        key, expires=services().settings.presigned_url_seconds, filename=filename, content_type=content_type
-    )
-    if url:
+    seconds = services().settings.presigned_url_seconds
+    if store.presigned_url(key, expires=seconds) is not None:
+        shown = checked_image_type(db(), sha256) or sniffed_type(key)
+        url = store.presigned_url(key, expires=seconds, filename=filename,
+                                  content_type=shown or "application/octet-stream",
+                                  attachment=shown is None)  # fmt: skip
         response = redirect(url, code=307)
         response.headers["Cache-Control"] = "private, no-store"
         return response
-    # Streamed from here, typed by its bytes as every stored file is (server/downloads.py).
     response = blob_response(key, etag=etag, filename=filename)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response

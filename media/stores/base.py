@@ -90,6 +90,7 @@ class BlobStore(Protocol):
         expires: int = 300,
         filename: str | None = None,
         content_type: str | None = None,
+        attachment: bool = False,
     ) -> str | None:
         """A time-limited URL a browser can fetch directly, or None when the store cannot make one."""
         ...

@@ -136,6 +136,7 @@ class LocalStore:
         expires: int = 300,
         filename: str | None = None,
         content_type: str | None = None,
+        attachment: bool = False,
     ) -> None:
         """Always None: a folder has no URL of its own, so the app streams the file (server/downloads.py)."""
         check_key(key)

@@ -177,15 +177,18 @@ class S3Store:
         expires: int = 300,
         filename: str | None = None,
         content_type: str | None = None,
+        attachment: bool = False,
     ) -> str:
         """A GET URL valid for ``expires`` seconds; computed locally, it does not contact the endpoint.
 
-        ``filename`` sets Content-Disposition (inline, so browsers show photos, with an RFC 6266 UTF-8
-        name) and ``content_type`` overrides the stored Content-Type in the response.
+        ``filename`` sets Content-Disposition (inline, so browsers show photos, or ``attachment``, so they
+        save the file; with an RFC 6266 UTF-8 name) and ``content_type`` overrides the stored Content-Type in
+        the response.
         """
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._full_key(key)}
         if filename:
-            params["ResponseContentDisposition"] = _content_disposition(filename)
+            kind = "attachment" if attachment else "inline"
+            params["ResponseContentDisposition"] = _content_disposition(filename, kind)
         if content_type:
             params["ResponseContentType"] = content_type
         with _translated(key):
@@ -307,6 +310,6 @@ def _normalize_prefix(prefix: str) -> str:
     return stripped + "/"
 
 
-def _content_disposition(filename: str) -> str:
+def _content_disposition(filename: str, kind: str) -> str:
     fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

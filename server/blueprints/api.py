@@ -133,7 +133,7 @@ def attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -
     session = db()
     _submission, version = get_submission(session, get_form(session, project_id, xml_form_id), instance_id, scope)
     found = get_attachment(session, version, name)
-    return original_response(found.blob_key or "", content_type=found.content_type, etag=found.md5,
+    return original_response(found.blob_key or "", sha256=found.sha256, etag=found.md5,
                              filename=found.name)
 
 
@@ -201,7 +201,7 @@ def version_attachments(project_id: int, xml_form_id: str, instance_id: str, ver
 def version_attachment(project_id: int, xml_form_id: str, instance_id: str, version_id: str, name: str) -> Response:
     _actor, _scope, found, _version = _scoped(project_id, xml_form_id, instance_id)
     attached = get_attachment(db(), _version_of(found, version_id), name)
-    return original_response(attached.blob_key or "", content_type=attached.content_type, etag=attached.md5,
+    return original_response(attached.blob_key or "", sha256=attached.sha256, etag=attached.md5,
                              filename=attached.name)
 
 

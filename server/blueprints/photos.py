@@ -18,7 +18,7 @@ bp = Blueprint("photos", __name__)
 def original(project_id: int, sha256: str) -> Response:
     scope = page_scope(project_id)
     attachment = visible_attachment(db(), scope, sha256)
-    return original_response(attachment.blob_key or "", content_type=attachment.content_type, etag=attachment.md5,
+    return original_response(attachment.blob_key or "", sha256=attachment.sha256, etag=attachment.md5,
                              filename=attachment.name)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from media.images import DISPLAYABLE_TYPES
 from sync.access.scope import Scope
 from sync.db.models import PhotoCheck, SubmissionAttachment
 from sync.errors import NotFound
@@ -44,6 +45,15 @@ def thumbnail_key(session: Session, scope: Scope, sha256: str, size: int) -> str
     if not key:
         raise NotFound("This photo has no thumbnail (yet, or it could not be read).")
     return key
+
+
+def checked_image_type(session: Session, sha256: str | None) -> str | None:
+    """The type a browser may show the blob as, by what the photo checks decoded (never what the phone
+    declared); None when it is not a readable image or has not been checked yet."""
+    if not sha256:
+        return None
+    found = session.scalar(select(PhotoCheck.image_format).where(PhotoCheck.sha256 == sha256, PhotoCheck.readable))
+    return DISPLAYABLE_TYPES.get(found or "")
 
 
 def photo_checks(session: Session, sha256s: set[str]) -> dict[str, PhotoCheck]:

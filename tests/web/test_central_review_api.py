@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from sync.db.models import Audit, Submission
+from sync.db.models import Audit, PhotoCheck, Submission, SubmissionAttachment
 from tests.collect import submission_body
 from tests.media.deployments import aws_credentials, blob_store, s3_bucket, s3_server, settings  # noqa: F401
 from tests.sync.survey import appraisal
@@ -123,6 +123,8 @@ def test_an_original_on_s3_is_a_redirect_to_a_presigned_url(client, small_county
     assert response.status_code == 307
     fetched = requests.get(response.location, timeout=10)
     assert fetched.status_code == 200 and fetched.content[:2] == b"\xff\xd8"
+    assert fetched.headers["Content-Type"] == "image/jpeg"
+    assert fetched.headers["Content-Disposition"].startswith("inline")
     page = signed_in(client.application, "supervisor", "township_b")
     html = page.get(f"/projects/{project.id}/forms/house_appraisal/submissions/{instance}").get_data(as_text=True)
     import re
@@ -131,3 +133,24 @@ def test_an_original_on_s3_is_a_redirect_to_a_presigned_url(client, small_county
     assert page.get(original).status_code == 307
     thumbnail = page.get(original + "/1024")
     assert thumbnail.status_code == 200 and "immutable" in thumbnail.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("blob_store", ["s3"])
+def test_a_presigned_original_is_typed_by_its_bytes_not_by_the_phone(client, small_county: Workspace, project,
+                                                                      services) -> None:  # noqa: ANN001
+    """A file sent as ``front.jpg`` whose bytes are a page must reach the browser as a download, not as what the
+    phone declared; the photo checks' type is used, or before they ran the first bytes'."""
+    instance = next(i for i in small_county.photo if TOWNSHIP_B in i)
+    url = FORM.format(p=project.id, i=instance) + f"/attachments/{small_county.photo[instance]}"
+    with services.sessions() as session, session.begin():
+        attachment = session.scalars(select(SubmissionAttachment).where(
+            SubmissionAttachment.name == small_county.photo[instance])).one()  # fmt: skip
+        key, sha256 = attachment.blob_key, attachment.sha256
+        # As before the photos job ran: no decoded type on record.
+        session.execute(update(PhotoCheck).where(PhotoCheck.sha256 == sha256).values(image_format=None))
+    unchecked = client.get(url, headers=basic("supervisor", "township_b"))
+    assert requests.get(unchecked.location, timeout=10).headers["Content-Type"] == "image/jpeg"
+    services.store.put_bytes(key, b"<html><script>alert(1)</script></html>", content_type="image/jpeg")
+    page = requests.get(client.get(url, headers=basic("supervisor", "township_b")).location, timeout=10)
+    assert page.headers["Content-Type"] == "application/octet-stream"
+    assert page.headers["Content-Disposition"].startswith("attachment")

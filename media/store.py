@@ -27,7 +27,6 @@ from media.stores.base import (
     thumbnail_key,
 )
 from media.stores.local import LocalStore
-from media.stores.s3 import S3Store
 
 STORE_KINDS = ("local", "s3")
 
@@ -43,8 +42,19 @@ def make_store(kind: str, **options: Any) -> BlobStore:
         root = options.pop("root")
         return LocalStore(Path(root), **options)
     if kind == "s3":
+        from media.stores.s3 import S3Store  # boto3 (24 MiB) only where the S3 store is configured
+
         return S3Store(**options)
     raise ValueError(f"unknown blob store kind {kind!r}; expected one of {', '.join(STORE_KINDS)}")
+
+
+def __getattr__(name: str) -> Any:
+    """``S3Store`` on first use (PEP 562): importing it imports boto3, which a local store never needs."""
+    if name == "S3Store":
+        from media.stores.s3 import S3Store
+
+        return S3Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -54,7 +64,6 @@ __all__ = [
     "InvalidKey",
     "LocalStore",
     "PartialWrite",
-    "S3Store",
     "StoreUnavailable",
     "blob_key",
     "check_key",

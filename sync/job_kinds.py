@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sync.db.models import Job, SubmissionVersion
-from sync.evidence.checks import prepare_photos_job, run_photos_job
 from sync.evidence.examine import PhotoSettings, images_of
 from sync.exports.stored import backfill
 from sync.jobs.queue import JobKind, JobKinds, enqueue
@@ -36,9 +35,23 @@ FLATTEN = "flatten"  # the exports' copies of versions stored before ingestion w
 def job_kinds(photos: PhotoSettings) -> JobKinds:
     return {
         NORMALIZE: JobKind(run=_normalize_then_check_photos),
-        PHOTOS: JobKind(run=partial(run_photos_job, photos), prepare=partial(prepare_photos_job, photos)),
+        PHOTOS: JobKind(run=partial(_run_photos, photos), prepare=partial(_prepare_photos, photos)),
         FLATTEN: JobKind(run=_flatten_batch),
     }
+
+
+# The photo checks import numpy, OpenCV and SciPy (media/duplicates.py: about 90 MiB); they are imported
+# when the worker runs the first photos job, not when the server starts.
+def _prepare_photos(photos: PhotoSettings, *args: Any) -> Any:
+    from sync.evidence.checks import prepare_photos_job
+
+    return prepare_photos_job(photos, *args)
+
+
+def _run_photos(photos: PhotoSettings, *args: Any) -> None:
+    from sync.evidence.checks import run_photos_job
+
+    run_photos_job(photos, *args)
 
 
 def _flatten_batch(session: Session, job: Job, prepared: Any) -> None:

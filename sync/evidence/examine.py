@@ -17,17 +17,20 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from media.digests import digest_stream
-from media.duplicates import Fingerprint, examine
 from media.evidence import EvidenceLimits
 from media.images import ImageReport, UnreadableImage, inspect_image, make_thumbnails
 from media.store import BlobNotFound, BlobStore, features_key, thumbnail_key
 from sync.db.models import PhotoCheck, PhotoKey, SubmissionAttachment, SubmissionVersion, utcnow
+
+if TYPE_CHECKING:  # media.duplicates imports numpy, OpenCV and SciPy: only the photos job needs them
+    from media.duplicates import Fingerprint
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ def examine_image(
     if not report.readable:
         return ImageFacts(report)
     try:
+        from media.duplicates import examine  # the photos job's first image imports OpenCV (not the server)
+
         thumbnails = make_thumbnails(path, sizes)
         prints, features = examine(path)
     except UnreadableImage as exc:  # inspect_image passed it, the decoder did not: still unreadable

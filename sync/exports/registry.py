@@ -19,23 +19,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from openpyxl import Workbook, load_workbook
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
-from stream_zip import ZIP_64, stream_zip
 
 from forms.locations import SOURCES_DIR
 from sync.db.engine import read_snapshot
 from sync.db.models.registry import BaselineRecord, Household, HousingAppraisal, IncomeCheck, Person, WaterSurvey
 from sync.errors import BadRequest
-from sync.exports.parquet import GROUP_ROWS, Sink, arrow_table
 from sync.exports.submissions import FORMATS as FILE_TYPES
 from sync.exports.submissions import Prepared, audit, flag
 from sync.registry.households import counted
+
+if TYPE_CHECKING:  # pyarrow and openpyxl are imported by the download that writes them, not at start-up
+    import pyarrow as pa
 
 SOURCES = SOURCES_DIR
 FORMATS = ("csv-zip", "xlsx", "parquet")
@@ -166,6 +164,8 @@ def tables() -> dict[str, tuple[Var, ...]]:
 @cache
 def choice_labels(form: str, list_name: str) -> dict[str, tuple[str, str]]:
     """code -> (zh label, en label) from an XLSForm's choices sheet."""
+    from openpyxl import load_workbook
+
     book = load_workbook(SOURCES / f"{form}.xlsx", read_only=True)
     rows = book["choices"].iter_rows(values_only=True)
     header = [str(h or "") for h in next(rows)]
@@ -276,6 +276,8 @@ def prepare(
 
 def csv_zip(engine: Engine, options: Options) -> Iterator[bytes]:
     """``registry.zip``: one CSV per table and ``codebook.csv``, UTF-8 with a BOM so Excel reads Chinese."""
+    from stream_zip import ZIP_64, stream_zip
+
     now = datetime.now(UTC)
 
     def member(rows: Iterator[list[Any]]) -> Iterator[bytes]:
@@ -308,6 +310,8 @@ def _chain(*parts: Iterator[list[Any]]) -> Iterator[list[Any]]:
 
 def workbook(engine: Engine, options: Options) -> Iterator[bytes]:
     """``registry.xlsx``: a sheet per table (names, then zh-CN and English label rows) and ``codebook``."""
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     with read_snapshot(engine) as connection:
         for table, variables in tables().items():
@@ -327,25 +331,32 @@ def workbook(engine: Engine, options: Options) -> Iterator[bytes]:
             yield chunk
 
 
-_ARROW = {
-    "integer": pa.int64(),
-    "decimal": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "datetime": pa.timestamp("us", tz="UTC"),
-    "codes": pa.list_(pa.string()),
-}
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        "integer": pa.int64(),
+        "decimal": pa.float64(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "datetime": pa.timestamp("us", tz="UTC"),
+        "codes": pa.list_(pa.string()),
+    }
 
 
 def parquet_zip(engine: Engine, options: Options) -> Iterator[bytes]:
     """``registry.parquet.zip``: one typed Parquet file per table and ``codebook.parquet``; each file is
     written in row groups as it is read, so memory stays at one row group."""
+    import pyarrow as pa
+    from stream_zip import ZIP_64, stream_zip
+
     now = datetime.now(UTC)
+    types = _arrow_types()
     with read_snapshot(engine) as connection:
 
         def members() -> Iterator[tuple]:
             for table, variables in tables().items():
-                schema = pa.schema([pa.field(var.name, _ARROW.get(var.type, pa.string())) for var in variables])
+                schema = pa.schema([pa.field(var.name, types.get(var.type, pa.string())) for var in variables])
                 rows = (_arrow_row(variables, row) for row in _rows(connection, table, options, raw=True))
                 yield f"{table}.parquet", now, 0o600, ZIP_64, _parquet(schema, rows)
             book = codebook()
@@ -374,6 +385,10 @@ def _arrow_row(variables: tuple[Var, ...], row: list[Any]) -> list[Any]:
 
 
 def _parquet(schema: pa.Schema, rows: Iterator[list[Any]]) -> Iterator[bytes]:
+    import pyarrow.parquet as pq
+
+    from sync.exports.parquet import GROUP_ROWS, Sink, arrow_table
+
     sink = Sink()
     writer = pq.ParquetWriter(sink, schema, compression="zstd")
     batch: list[list[Any]] = []

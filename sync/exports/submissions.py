@@ -17,12 +17,10 @@ from media.store import BlobStore
 from sync.db.engine import read_snapshot
 from sync.errors import BadRequest
 from sync.exports.csv_files import csv_zip, root_csv
-from sync.exports.parquet import table_file
 from sync.exports.plan import Table
 from sync.exports.source import ExportQuery, build_query, count_rows
 from sync.exports.tables import Options, file_names
 from sync.exports.typed import label_languages
-from sync.exports.xlsx import workbook
 from sync.intake.forms import published_form
 from sync.oversight.audit import record
 
@@ -92,7 +90,7 @@ def prepare(
             f"{xml_form_id}.xlsx",
             FORMATS["xlsx"],
             rows,
-            lambda eng, _store: workbook(eng, query, sheets, options, languages=languages, codes=codes),
+            lambda eng, _store: _xlsx(eng, query, sheets, options, languages, codes),
         )
     if kind == "parquet":
         table = _parquet_table(query, params.get("table"))
@@ -101,7 +99,7 @@ def prepare(
             f"{xml_form_id}{suffix}.parquet",
             FORMATS["parquet"],
             rows if table.parent is None else None,
-            lambda eng, _store: table_file(eng, query, table, options),
+            lambda eng, _store: _parquet(eng, query, table, options),
         )
     if kind != "csv-zip":
         raise BadRequest(f"Unknown export format {kind!r}; expected one of {', '.join(FORMATS)}.")
@@ -149,3 +147,20 @@ def audit(
 
 
 __all__ = ["ExportQuery", "Prepared", "prepare"]
+
+
+# openpyxl (33 MiB) and pyarrow (51 MiB) are imported by the first XLSX or Parquet download, not when the
+# server starts (docs/performance.md, Exports: memory).
+def _xlsx(
+    engine: Engine, query: ExportQuery, sheets: dict[tuple[str, ...], str], options: Options,
+    languages: tuple[str, ...], codes: bool,
+) -> Iterator[bytes]:
+    from sync.exports.xlsx import workbook
+
+    return workbook(engine, query, sheets, options, languages=languages, codes=codes)
+
+
+def _parquet(engine: Engine, query: ExportQuery, table: Table, options: Options) -> Iterator[bytes]:
+    from sync.exports.parquet import table_file
+
+    return table_file(engine, query, table, options)

@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 
-from openpyxl import Workbook
 from sqlalchemy import Engine
 
 from sync.db.engine import read_snapshot
@@ -45,6 +44,8 @@ def workbook(
     engine: Engine, query: ExportQuery, sheet_names: dict[tuple[str, ...], str], options: Options,
     *, languages: tuple[str, ...], codes: bool,
 ) -> Iterator[bytes]:
+    from openpyxl import Workbook  # 33 MiB, imported by the first XLSX download
+
     tables = query.schema.tables()
     flattener = Flattener(query.schema)
     book = Workbook(write_only=True)

@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Iterator
 from datetime import date
 
-from openpyxl import Workbook
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -84,6 +83,8 @@ def prepare_ledger_export(
 
 
 def workbook(engine: Engine, project_id: int, area: str, today: date) -> Iterator[bytes]:
+    from openpyxl import Workbook  # 33 MiB, imported by the first ledger download
+
     book = Workbook(write_only=True)
     with read_snapshot(engine) as connection, Session(bind=connection) as session:
         measures = {m.code: f"{m.label_zh} / {m.label_en}" for m in session.scalars(select(LedgerMeasure))}

@@ -4,12 +4,15 @@ Run from the repository root (FORM is the ``bench_wide30`` XLSForm markdown or X
 
     .venv/bin/python -m bench.exports --form FORM --rows 20000
     .venv/bin/python -m bench.exports --form FORM --rows 10000,100000 --database sqlite,postgresql
+    .venv/bin/python -m bench.exports --form FORM --rows 1000000 --runs 1 --server-per-format \
+        --formats csv.zip,csv,odata,xlsx,parquet
 
 For each database and size, a fresh data folder is migrated, the form published and the submissions
 inserted directly in bulk (30 fields and 3 members each, as the load client fills them; no HTTP, to save
 time), then ``qingling serve`` is started as a process and each download is fetched ``--runs`` times over
 HTTP Basic: total seconds, seconds to the first byte, bytes, and the server's peak RSS (VmHWM) after the
-downloads, and the server's CPU seconds per download. ``--no-flat`` loads the versions without the
+downloads (``--server-per-format``: a new server per format, so each peak is that download's), and the
+server's CPU seconds per download. ``--no-flat`` loads the versions without the
 flattened copies ingestion stores, as before them. Only 127.0.0.1 and local database sockets are
 contacted.
 """
@@ -168,10 +171,16 @@ def peak_mib(pid: int) -> float:
 DOWNLOADS = {
     "csv.zip": "/v1/projects/1/forms/bench_wide30/submissions.csv.zip",
     "odata": "/v1/projects/1/forms/bench_wide30.svc/Submissions",
+    "csv": "/v1/projects/1/forms/bench_wide30/submissions.csv",
+    "xlsx": "/v1/projects/1/forms/bench_wide30/submissions.xlsx",
+    "parquet": "/v1/projects/1/forms/bench_wide30/submissions.parquet",
 }
 
 
-def run(database: str, databases: Databases, form: Path, rows: int, runs: int, *, flat: bool = True) -> list[dict]:
+def run(
+    database: str, databases: Databases, form: Path, rows: int, runs: int, *, flat: bool = True,
+    formats: tuple[str, ...] = ("csv.zip", "odata"), server_per_format: bool = False,
+) -> list[dict]:
     folder = Path(tempfile.mkdtemp(prefix="qingling-bench-exports-"))
     name = f"bench_exports_{rows}"
     url = databases.create(database, name)
@@ -183,7 +192,13 @@ def run(database: str, databases: Databases, form: Path, rows: int, runs: int, *
     results = []
     try:
         before = peak_mib(process.pid)
-        for label, path in DOWNLOADS.items():
+        for number, label in enumerate(formats):
+            path = DOWNLOADS[label]
+            if server_per_format and number:  # a fresh server: its peak RSS is this download's alone
+                process.terminate()
+                process.wait(timeout=30)
+                process, base = serve(data_dir, url)
+                before = peak_mib(process.pid)
             timings, cpu = [], []
             for _ in range(runs):
                 before_cpu = cpu_seconds(process.pid)
@@ -218,6 +233,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--no-flat", action="store_true", help="store no flattened copies: exports parse the XML")
+    parser.add_argument("--formats", default="csv.zip,odata", help=f"of {','.join(DOWNLOADS)}")
+    parser.add_argument(
+        "--server-per-format", action="store_true", help="a new server for each format: each peak RSS its own"
+    )
     args = parser.parse_args()
     names = args.database.split(",")
     databases = Databases(names)
@@ -225,7 +244,12 @@ def main() -> None:
     try:
         for database in names:
             for rows in (int(r) for r in args.rows.split(",")):
-                results.extend(run(database, databases, args.form, rows, args.runs, flat=not args.no_flat))
+                results.extend(
+                    run(
+                        database, databases, args.form, rows, args.runs, flat=not args.no_flat,
+                        formats=tuple(args.formats.split(",")), server_per_format=args.server_per_format,
+                    )
+                )
     finally:
         databases.close()
     if args.out:

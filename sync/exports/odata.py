@@ -14,10 +14,11 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
@@ -43,18 +44,29 @@ EDM = {
     "dateTime": "Edm.DateTimeOffset",
     "boolean": "Edm.Boolean",
 }
+# ``__system`` as Central declares it (deletedAt is null here: a deleted submission is in no feed), and
+# Central's two enumerations: what ``status`` and ``reviewState`` may hold besides null. Central leaves
+# the members' values implicit (0, 1, ...); they are written out, as CSDL allows, because python-odata
+# (an OData client in use) reads an enumeration only with them.
 SYSTEM_PROPERTIES = (
     ("submissionDate", "Edm.DateTimeOffset"),
     ("updatedAt", "Edm.DateTimeOffset"),
+    ("deletedAt", "Edm.DateTimeOffset"),
     ("submitterId", "Edm.String"),
     ("submitterName", "Edm.String"),
     ("attachmentsPresent", "Edm.Int64"),
     ("attachmentsExpected", "Edm.Int64"),
-    ("status", "Edm.String"),
-    ("reviewState", "Edm.String"),
+    ("status", "org.opendatakit.submission.Status"),
+    ("reviewState", "org.opendatakit.submission.ReviewState"),
     ("deviceId", "Edm.String"),
     ("edits", "Edm.Int64"),
     ("formVersion", "Edm.String"),
+)
+
+
+ENUM_TYPES = (
+    ("Status", ("notDecrypted", "missingEncryptedFormData")),
+    ("ReviewState", ("hasIssues", "edited", "rejected", "approved")),  # sync.review.reviews, in Central's order
 )
 
 
@@ -115,6 +127,12 @@ def metadata(schema: FormSchema, xml_form_id: str) -> bytes:
         '<ComplexType Name="metadata">',
         *(f'<Property Name="{name}" Type="{kind}"/>' for name, kind in SYSTEM_PROPERTIES),
         "</ComplexType>",
+        *(
+            f'<EnumType Name="{name}">'
+            + "".join(f'<Member Name="{m}" Value="{i}"/>' for i, m in enumerate(members))
+            + "</EnumType>"
+            for name, members in ENUM_TYPES
+        ),
         "</Schema>",
         f'<Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{ns}">',
     ]
@@ -226,36 +244,117 @@ def _skiptoken(row: ExportRow, sent_in_row: int) -> str:
     return "01" + base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
-def system(row: ExportRow) -> dict[str, Any]:
-    return {
-        "submissionDate": iso_ms(row.created_at),
-        "updatedAt": iso_ms(row.updated_at) if row.updated_at else None,
-        "submitterId": str(row.submitter_id) if row.submitter_id is not None else None,
-        "submitterName": row.submitter_name,
-        "attachmentsPresent": row.attachments_present,
-        "attachmentsExpected": row.attachments_expected,
-        "status": None,
-        "reviewState": row.review_state,
-        "deviceId": row.device_id,
-        "edits": row.edits,
-        "formVersion": row.form_version,
-    }
-
-
 def repeat_id(key: str) -> str:
     """A repeat row's ``__id``: a stable hash of its Central KEY (``uuid:.../members[2]``)."""
     return hashlib.sha1(key.encode("utf-8")).hexdigest()
 
 
-_TEXT, _INT, _DECIMAL, _POINT, _GROUP, _REPEAT = 0, 1, 2, 3, 4, 5
+_TEXT, _INT, _DECIMAL, _POINT, _GROUP, _REPEAT, _EXTRA = 0, 1, 2, 3, 4, 5, 6
 _TYPED = {"int": _INT, "decimal": _DECIMAL, "geopoint": _POINT}  # every other kind is its text
 # Python's json writes NaN and the infinities so; every other float as its repr.
 _SPECIAL_FLOATS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-# One encoder for the whole feed: json.dumps with options builds a new encoder for every entity.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-_STRING = encode_basestring  # a str as JSON text (C), as the encoder above writes strings
-# A node's properties in form order: (property name, what it is, its slot or table index, detail).
+_STRING = encode_basestring  # a str as JSON text (C), as Python's json writes strings without ensure_ascii
+# A node's properties in form order: (property name as JSON text and ": ", what it is, its slot, detail).
 Shape = list[tuple[str, int, int, Any]]
+
+
+def _getter(indexes: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """``itemgetter`` that always answers a tuple (``itemgetter(i)`` alone answers the item)."""
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda values: (values[index],)
+    return itemgetter(*indexes) if indexes else lambda _values: ()
+
+
+class _Template:
+    """One object's members compiled into a ``%`` format: every text, int and decimal value of a row is
+    converted by a C loop (``map``) in one go, and the members are put in place by one ``%``, not a
+    Python step per property (that loop was most of the feed's time, docs/performance.md, Exports).
+    A row the fast path cannot take (an absent or malformed value) takes each value on its own, with
+    the same results."""
+
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+        self.format = "{" + ", ".join(prop.replace("%", "%%") + "%s" for prop, _code, _slot, _detail in shape) + "}"
+        buckets: dict[int, list[int]] = {_EXTRA: [], _TEXT: [], _INT: [], _DECIMAL: [], -1: []}
+        place: list[tuple[int, int]] = []
+        for position, (_prop, code, slot, _detail) in enumerate(shape):
+            bucket = code if code in buckets else -1
+            place.append((bucket, len(buckets[bucket])))
+            buckets[bucket].append(slot if bucket != -1 else position)
+        self.extras = len(buckets[_EXTRA])
+        self.texts, self.ints, self.decimals = (_getter(buckets[c]) for c in (_TEXT, _INT, _DECIMAL))
+        self.has = [bool(buckets[c]) for c in (_TEXT, _INT, _DECIMAL)]
+        self.others = [shape[position] for position in buckets[-1]]  # points, groups, repeats
+        offsets, total = {}, 0
+        for bucket in (_EXTRA, _TEXT, _INT, _DECIMAL, -1):
+            offsets[bucket] = total
+            total += len(buckets[bucket])
+        self.order = _getter([offsets[bucket] + index for bucket, index in place])
+
+
+# Texts that Python's json writes unchanged once they are parsed: an int as int() then repr() gives it back
+# (no sign on 0, no leading zeros, none of the "_" or spaces int() accepts), a decimal as float() then
+# repr() gives it back (at most 15 significant digits, so the double keeps them; no trailing zeros but
+# ".0"; between 1e-4 and 1e15, where repr writes no exponent). Most stored answers are so: the C regex
+# replaces two conversions in Python per value (docs/performance.md, Exports).
+_INT_TEXT = r"(?:-?[1-9][0-9]{0,17}|0)"  # longer ones go the slow way (int() refuses 4,300 digits)
+
+
+def _decimal(separator: str) -> str:
+    return (
+        rf"(?=[^{separator}]{{1,16}}(?:{separator}|\Z))"  # at most 16 characters: 15 digits, sign or point
+        r"-?(?:(?:[1-9][0-9]*|0(?!\.0000))\.[0-9]*[1-9]|(?:[1-9][0-9]*|0)\.0)"
+    )
+
+
+_INTS = re.compile(rf"{_INT_TEXT}(?:,{_INT_TEXT})*")
+_DECIMALS = re.compile(rf"{_decimal(',')}(?:,{_decimal(',')})*")
+_POINT_TEXT = re.compile(rf"({_decimal(' ')}) ({_decimal(' ')})(?: ({_decimal(' ')})(?: ({_decimal(' ')}))?)?")
+
+
+def _texts(values: tuple[str | None, ...]) -> list[str]:
+    if None in values or "" in values:
+        return [_STRING(text) if text else "null" for text in values]
+    return list(map(_STRING, values))
+
+
+def _ints(values: tuple[str | None, ...]) -> list[str] | tuple[str, ...]:
+    if all(values) and _INTS.fullmatch(",".join(values)):
+        return values  # each already reads as Python's json writes its int
+    return [_int_text(text) for text in values]
+
+
+def _int_text(text: str | None) -> str:
+    try:
+        return repr(int(text)) if text else "null"
+    except ValueError:
+        return "null"
+
+
+def _decimals(values: tuple[str | None, ...]) -> list[str] | tuple[str, ...]:
+    if all(values) and _DECIMALS.fullmatch(",".join(values)):
+        return values  # each already reads as Python's json writes its float
+    try:
+        out = list(map(repr, map(float, values)))
+    except (ValueError, TypeError):  # absent, empty or not a number: null
+        out = [_decimal_text(text) for text in values]
+    if "nan" in out or "inf" in out or "-inf" in out:
+        return [_SPECIAL_FLOATS.get(number, number) for number in out]
+    return out
+
+
+def _decimal_text(text: str | None) -> str:
+    try:
+        return repr(float(text)) if text else "null"
+    except ValueError:
+        return "null"
+
+
+def _float(value: float) -> str:
+    """A float as Python's json writes it."""
+    text = repr(value)
+    return _SPECIAL_FLOATS.get(text, text)
 
 
 class _Converter:
@@ -268,7 +367,19 @@ class _Converter:
         self.tables = schema.tables()
         # the feed's table, with every nested one when repeats are expanded
         self.flattener = Flattener(schema, None if options.expand else [table.path])
-        self.shapes = [self._shape(t.node, t, *slots(t)) for t in self.tables]
+        shapes = [self._shape(t.node, t, *slots(t)) for t in self.tables]
+        identifier = (_ID, _EXTRA, 0, None)
+        # a repeat row expanded inside its parent: its __id and properties
+        self.children = [_Template([identifier, *shape]) for shape in shapes]
+        index = self.tables.index(table)
+        if table.parent is None:
+            members = [identifier, *shapes[0], (_SYSTEM, _EXTRA, 1, None)]
+            if options.select:
+                members = [m for m in members if _member_name(m[0]) in options.select]
+        else:
+            parent_field = _STRING(f"__{table_name(table.parent).replace('.', '-')}-id") + ": "
+            members = [identifier, *shapes[index], (parent_field, _EXTRA, 1, None)]
+        self.entity = _Template(members)
 
     def _shape(
         self, node: Field, table: Table, leaf_slots: dict[tuple[str, ...], int], group_slots: dict[tuple[str, ...], int]
@@ -282,7 +393,7 @@ class _Converter:
                 else:
                     shape.append((f"{child.name}@odata.navigationLink", _REPEAT, index, "/" + "/".join(child.path)))
             elif child.kind == "structure":
-                inner = self._shape(child, table, leaf_slots, group_slots)
+                inner = _Template(self._shape(child, table, leaf_slots, group_slots))
                 shape.append((child.name, _GROUP, group_slots[child.path], inner))
             elif child.kind in _TYPED:
                 shape.append((child.name, _TYPED[child.kind], leaf_slots[child.path], child))
@@ -291,94 +402,73 @@ class _Converter:
         # the member's name as JSON text, ready to take its value
         return [(_STRING(prop) + ": ", code, slot, detail) for prop, code, slot, detail in shape]
 
-    def object(
-        self, shape: Shape, values: list[str | None], nav: str, children: list[dict[str, list[FlatRow]]] | None,
-        key: str,
-    ) -> list[str]:
-        """One row's properties as JSON members (``"name": value``), written directly: building a dict per
-        row and encoding it was half of the feed's time. ``children`` (expanded repeats) are the nested
-        tables' rows by parent key."""
-        out: list[str] = []
-        for prop, code, slot, detail in shape:
-            if code == _TEXT:
+    def render(
+        self, template: _Template, values: list[str | None], extras: tuple[str, ...], nav: str,
+        children: list[dict[str, list[FlatRow]]] | None, key: str,
+    ) -> str:
+        """One row's object as JSON text. ``children`` (expanded repeats) are the nested tables' rows by
+        parent key."""
+        args = list(extras)
+        has_texts, has_ints, has_decimals = template.has
+        if has_texts:
+            args += _texts(template.texts(values))
+        if has_ints:
+            args += _ints(template.ints(values))
+        if has_decimals:
+            args += _decimals(template.decimals(values))
+        for _prop, code, slot, detail in template.others:
+            if code == _POINT:
                 text = values[slot]
-                out.append(prop + (_STRING(text) if text else "null"))
-            elif code == _DECIMAL:
-                text = values[slot]
-                try:
-                    number = repr(float(text)) if text else "null"
-                except ValueError:
-                    number = "null"
-                out.append(prop + _SPECIAL_FLOATS.get(number, number))
-            elif code == _INT:
-                text = values[slot]
-                try:
-                    out.append(prop + (repr(int(text)) if text else "null"))
-                except ValueError:
-                    out.append(prop + "null")
-            elif code == _POINT:
-                text = values[slot]
-                out.append(prop + (self.point(text) if text else "null"))
+                args.append(self.point(text) if text else "null")
             elif code == _GROUP:
-                if values[slot] is None:
-                    out.append(prop + "null")
-                else:
-                    out.append(prop + "{" + ", ".join(self.object(detail, values, nav, children, key)) + "}")
+                args.append("null" if values[slot] is None else self.render(detail, values, (), nav, children, key))
             elif children is None:
-                out.append(prop + _STRING(nav + detail))
+                args.append(_STRING(nav + detail))
             else:
-                rows = [
-                    "{" + ", ".join([_ID + _STRING(repeat_id(child_key)),
-                                     *self.object(self.shapes[slot], child, nav, children, child_key)]) + "}"
+                nested = self.children[slot]
+                args.append("[" + ", ".join([
+                    self.render(nested, child, (_STRING(repeat_id(child_key)),), nav, children, child_key)
                     for child, _parent, child_key in children[slot].get(key, ())
-                ]
-                out.append(prop + "[" + ", ".join(rows) + "]")
-        return out
+                ]) + "]")
+        return template.format % template.order(args)
 
     def point(self, text: str) -> str:
         """A geopoint as GeoJSON (or WKT with ``$wkt=true``) JSON text, null when it is not one."""
+        found = None if self.options.wkt else _POINT_TEXT.fullmatch(text)
+        if found is not None:  # its numbers already read as json writes them
+            lat, lon, altitude, accuracy = found.groups()
+            coords = f"{lon}, {lat}" if altitude is None else f"{lon}, {lat}, {altitude}"
+            if accuracy is None:
+                return '{"type": "Point", "coordinates": [' + coords + "]}"
+            return '{"type": "Point", "coordinates": [' + coords + '], "properties": {"accuracy": ' + accuracy + "}}"
         try:
             numbers = [float(p) for p in text.split()]
         except ValueError:
             return "null"
         if len(numbers) < 2:
             return "null"
-        lat, lon = numbers[0], numbers[1]
-        coords = [lon, lat] + ([numbers[2]] if len(numbers) > 2 else [])
+        coords = [numbers[1], numbers[0], *numbers[2:3]]  # longitude, latitude, altitude
         if self.options.wkt:
             return _STRING("POINT (" + " ".join(_num(c) for c in coords) + ")")
-        point: dict[str, Any] = {"type": "Point", "coordinates": coords}
+        point = '{"type": "Point", "coordinates": [' + ", ".join(map(_float, coords)) + "]"
         if len(numbers) > 3:
-            point["properties"] = {"accuracy": numbers[3]}
-        return _ENCODE(point)
+            return point + ', "properties": {"accuracy": ' + _float(numbers[3]) + "}}"
+        return point + "}"
 
     def entities(self, table: Table, row: ExportRow, tables: list[list[FlatRow]]) -> list[str]:
         """The JSON texts of the entities of ``table`` in one submission: its row (the root table) or its
         repeat rows."""
-        index = self.tables.index(table) if table.parent is not None else 0
         children = _by_parent(tables) if self.options.expand else None
         nav = _row_nav(row.instance_id)
-        shape = self.shapes[index]
         if table.parent is None:
-            members = [
-                _ID + _STRING(row.instance_id),
-                *self.object(shape, tables[0][0][0], nav, children, row.instance_id),
-                _SYSTEM + system_json(row),
-            ]
-            if self.options.select:
-                chosen = self.options.select
-                members = [m for m in members if _member_name(m) in chosen]
-            return ["{" + ", ".join(members) + "}"]
-        parent_field = _STRING(f"__{table_name(table.parent).replace('.', '-')}-id") + ": "
+            extras = (_STRING(row.instance_id), system_json(row))
+            return [self.render(self.entity, tables[0][0][0], extras, nav, children, row.instance_id)]
+        index = self.tables.index(table)
         out = []
         for values, parent_key, key in tables[index]:
             parent_id = parent_key if parent_key == row.instance_id else repeat_id(parent_key)
-            members = [
-                _ID + _STRING(repeat_id(key)),
-                *self.object(shape, values, nav, children, key),
-                parent_field + _STRING(parent_id),
-            ]
-            out.append("{" + ", ".join(members) + "}")
+            extras = (_STRING(repeat_id(key)), _STRING(parent_id))
+            out.append(self.render(self.entity, values, extras, nav, children, key))
         return out
 
 
@@ -391,9 +481,31 @@ _ID = '"__id": '
 _SYSTEM = '"__system": '
 
 
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else _STRING(value)
+
+
+def _int_or_null(value: int | None) -> str:
+    return "null" if value is None else int.__repr__(value)
+
+
 def system_json(row: ExportRow) -> str:
-    """`system` as JSON text."""
-    return _ENCODE(system(row))
+    """``__system`` as JSON text (Central's members in Central's order), written directly: building a dict
+    and encoding it cost more than the rest of a row's metadata."""
+    return (
+        '{"submissionDate": "' + iso_ms(row.created_at)
+        + '", "updatedAt": ' + ('"' + iso_ms(row.updated_at) + '"' if row.updated_at else "null")
+        + ', "deletedAt": null'
+        + ', "submitterId": ' + ('"' + str(row.submitter_id) + '"' if row.submitter_id is not None else "null")
+        + ', "submitterName": ' + _text_or_null(row.submitter_name)
+        + ', "attachmentsPresent": ' + _int_or_null(row.attachments_present)
+        + ', "attachmentsExpected": ' + _int_or_null(row.attachments_expected)
+        + ', "status": null, "reviewState": ' + _text_or_null(row.review_state)
+        + ', "deviceId": ' + _text_or_null(row.device_id)
+        + ', "edits": ' + _int_or_null(row.edits)
+        + ', "formVersion": ' + _text_or_null(row.form_version)
+        + "}"
+    )
 
 
 def _by_parent(tables: list[list[FlatRow]]) -> list[dict[str, list[FlatRow]]]:

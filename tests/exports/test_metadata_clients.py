@@ -20,6 +20,7 @@ from odatapy.edm.model import Edm, EdmComplexType, EdmEntityType
 from odatapy.edm.names import FullQualifiedName
 from odatapy.edm.xml_io import XmlEdmProvider
 
+from sync.review.reviews import REVIEW_STATES
 from tests.exports.conftest import FORM
 
 ACCOUNT = ("office@county.example", "correct horse battery")
@@ -98,6 +99,16 @@ def _properties(structured, prefix: str, found: dict[str, str], resolve) -> None
         found[prefix + navigation.name] = f"Collection({target.name})"
 
 
+def enum_members(document: bytes) -> dict[str, list[str]]:
+    """Each enumeration odatapy's model declares, with its members in order."""
+    edm = Edm(XmlEdmProvider(document))
+    return {
+        enum.name: list(enum.member_names)
+        for schema in edm.schemas
+        for enum in (edm.get_enum_type(FullQualifiedName(schema.namespace, e.name)) for e in schema.enum_types)
+    }
+
+
 def identifier_problems(document: bytes) -> set[str]:
     """Every ``Name`` that is not a CSDL SimpleIdentifier."""
     root = etree.fromstring(document)
@@ -115,6 +126,20 @@ def test_submission_metadata_resolves_in_an_independent_model(client, shapes, su
         assert list(sets) == ["Submissions", "Submissions.members", "Submissions.members.jobs"]
         root = sets["Submissions"]
         assert root["__system"] == "metadata" and root["__system/submissionDate"] == "Edm.DateTimeOffset"
+        # Central's __system: deletedAt, and status and reviewState as enumerations of its values
+        assert [name.removeprefix("__system/") for name in root if name.startswith("__system/")] == [
+            "submissionDate", "updatedAt", "deletedAt", "submitterId", "submitterName", "attachmentsPresent",
+            "attachmentsExpected", "status", "reviewState", "deviceId", "edits", "formVersion",
+        ]
+        assert root["__system/deletedAt"] == "Edm.DateTimeOffset"
+        assert root["__system/status"] == "org.opendatakit.submission.Status"
+        assert root["__system/reviewState"] == "org.opendatakit.submission.ReviewState"
+        enums = enum_members(response.data)
+        assert enums == {
+            "Status": ["notDecrypted", "missingEncryptedFormData"],
+            "ReviewState": ["hasIssues", "edited", "rejected", "approved"],
+        }
+        assert set(enums["ReviewState"]) == set(REVIEW_STATES)  # every state a review can set, none other
         assert root["place"] == "Submissions.place" and root["place/spot"] == "Edm.GeographyPoint"
         assert root["rooms"] == "Edm.Int64" and root["visited"] == "Edm.Date"
         assert root["members"] == "Collection(Submissions.members)"

@@ -70,6 +70,11 @@ def test_submissions_feed_rows_paging_and_expand(client, shapes, supervisor) -> 
     assert first["rooms"] == 3 and first["house_grade"] == "D" and first["assets"] == "tv cow"
     assert first["members@odata.navigationLink"] == "Submissions('uuid%3Afirst')/members"
     assert first["__system"]["reviewState"] is None and first["__system"]["edits"] == 0
+    assert list(first["__system"]) == [  # Central's members, in its order ($metadata declares the same)
+        "submissionDate", "updatedAt", "deletedAt", "submitterId", "submitterName", "attachmentsPresent",
+        "attachmentsExpected", "status", "reviewState", "deviceId", "edits", "formVersion",
+    ]
+    assert first["__system"]["deletedAt"] is None and first["__system"]["status"] is None
     assert rows[1]["place"]["spot"] is None
     wkt = client.get(f"{SVC}/Submissions?$wkt=true&$filter=rooms eq 3", headers=supervisor).get_json()["value"]
     assert wkt[0]["place"]["spot"] == "POINT (111.5 40.1 1050)"

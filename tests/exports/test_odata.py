@@ -43,7 +43,7 @@ def test_metadata_is_consistent_csdl(client, shapes, supervisor) -> None:  # noq
         f"{schema.get('Namespace')}.{element.get('Name')}"
         for schema in root.iter(f"{edm}Schema")
         for element in schema
-        if element.tag in (f"{edm}EntityType", f"{edm}ComplexType")
+        if element.tag in (f"{edm}EntityType", f"{edm}ComplexType", f"{edm}EnumType")
     }
     for prop in root.iter(f"{edm}Property", f"{edm}NavigationProperty"):
         kind = prop.get("Type").removeprefix("Collection(").removesuffix(")")

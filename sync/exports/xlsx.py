@@ -5,7 +5,8 @@ memory stays flat however many rows; the workbook is assembled into a temporary 
 Header rows: the column names (Central's CSV headers), then one row of question labels per asked language
 (``?labels=zh-CN|en|both``). Select answers show their choice labels; ``?codes=true`` adds a ``:code``
 column after each. Numbers are numbers, dates and times real Excel dates (times as recorded on the device,
-since Excel has no time zones).
+since Excel has no time zones). A table longer than a sheet can hold (Excel opens at most 1,048,576 rows)
+goes on in a continuation sheet (``members~2``, ...) with the same header rows, so no row is cut off.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sync.exports.tables import Options, root_meta
 from sync.exports.typed import TypedColumn, convert, typed_columns
 
 CHUNK = 256 * 1024
+EXCEL_ROWS = 1_048_576  # the most rows a sheet of Excel (and LibreOffice) opens
 ROOT_TAIL_LABELS = {"zh-CN": "提交时间", "en": "Submission date"}
 _SHEET_FORBIDDEN = set('[]:*?/\\')
 
@@ -52,18 +54,15 @@ def workbook(
     used: set[str] = set()
     sheets, columns = [], []
     for table in tables:
-        sheet = book.create_sheet(sheet_title(sheet_names[table.path], used))
         typed = typed_columns(table, options, codes=codes)
         root = table.parent is None
         names = [c.header for c in typed]
-        sheet.append(["SubmissionDate", *names, *_ROOT_TAIL] if root else [*names, "PARENT_KEY", "KEY"])
+        headers = [["SubmissionDate", *names, *_ROOT_TAIL] if root else [*names, "PARENT_KEY", "KEY"]]
         for language in languages:
             labels = [c.labels[language] for c in typed]
-            if root:
-                sheet.append([ROOT_TAIL_LABELS[language], *labels, *_ROOT_TAIL])
-            else:
-                sheet.append([*labels, "PARENT_KEY", "KEY"])
-        sheets.append(sheet)
+            tail = [*labels, "PARENT_KEY", "KEY"]
+            headers.append([ROOT_TAIL_LABELS[language], *labels, *_ROOT_TAIL] if root else tail)
+        sheets.append(_Sheets(book, sheet_names[table.path], headers, used))
         columns.append([(c, c.column.field.path) for c in typed])
     slots = [_slots(table) for table in tables]
     language = languages[0]
@@ -81,6 +80,32 @@ def workbook(
         handle.seek(0)
         while chunk := handle.read(CHUNK):
             yield chunk
+
+
+class _Sheets:
+    """One table's sheets: rows are appended to the current one, and a new sheet with the same header rows
+    is started when it is full (``EXCEL_ROWS``)."""
+
+    def __init__(self, book, name: str, headers: list[list], used: set[str]) -> None:  # noqa: ANN001
+        self.book, self.headers, self.used = book, headers, used
+        self.number = 1
+        self.title = sheet_title(name, used)
+        self._start(self.title)
+
+    def _start(self, title: str, after: object | None = None) -> None:
+        # A continuation sheet goes right after the one it continues, before the next table's.
+        index = None if after is None else self.book.worksheets.index(after) + 1
+        self.sheet = self.book.create_sheet(title, index)
+        for header in self.headers:
+            self.sheet.append(header)
+        self.rows = len(self.headers)
+
+    def append(self, row: list) -> None:
+        if self.rows >= EXCEL_ROWS:
+            self.number += 1
+            self._start(sheet_title(f"{self.title[:27]}~{self.number}", self.used), after=self.sheet)
+        self.sheet.append(row)
+        self.rows += 1
 
 
 def _slots(table) -> dict[tuple[str, ...], int]:  # noqa: ANN001 - a plan.Table

@@ -50,6 +50,19 @@ def test_xlsx_english_labels_only(client, shapes, supervisor) -> None:  # noqa: 
     assert "house_grade:code" not in names
 
 
+
+def test_a_table_longer_than_an_excel_sheet_goes_on_in_a_second_sheet(client, shapes, supervisor, monkeypatch) -> None:  # noqa: ANN001
+    # Excel opens 1,048,576 rows a sheet; here a sheet holds its two header rows and two data rows.
+    monkeypatch.setattr("sync.exports.xlsx.EXCEL_ROWS", 4)
+    response = client.get(f"{BASE}/submissions.xlsx?labels=en", headers=supervisor)
+    assert response.status_code == 200, response.data
+    book = load_workbook(io.BytesIO(response.data), read_only=True)
+    assert book.sheetnames[:2] == [FORM, f"{FORM}~2"]
+    first, second = (list(book[name].iter_rows(values_only=True)) for name in (FORM, f"{FORM}~2"))
+    assert first[:2] == second[:2]  # the same header rows on each
+    keys = [row[first[0].index("KEY")] for row in first[2:] + second[2:]]
+    assert keys == ["uuid:third", "uuid:second", "uuid:first"]
+
 def test_parquet_types_and_repeat_table(client, shapes, supervisor) -> None:  # noqa: ANN001
     response = client.get(f"{BASE}/submissions.parquet", headers=supervisor)
     assert response.status_code == 200, response.data

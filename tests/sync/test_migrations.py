@@ -22,9 +22,9 @@ def test_models_and_migrations_have_not_drifted_apart(database_url: str) -> None
 
 
 def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_an_empty_one(database_url: str) -> None:
-    """0012 (memberships) and 0013 (queue count indexes) follow 0011 (flattened copies): a database of the previous
-    release keeps its accounts' rights (every account a member of every project, over the whole project), and
-    an empty one builds."""
+    """0012 (memberships), 0013 (queue count indexes) and 0015 (the exports' order) follow 0011 (flattened copies):
+    a database of the previous release keeps its accounts' rights (every account a member of every project, over
+    the whole project), and an empty one builds."""
     engine = make_engine(database_url)
     try:
         downgrade(engine, "0011")
@@ -42,7 +42,8 @@ def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_a
                 {"now": now},
             )
         assert upgrade(engine) == ("0011", head_revision())
-        assert head_revision() == "0013"
+        assert head_revision() == "0015"
+        assert "ix_submissions_form_order" in {index["name"] for index in inspect(engine).get_indexes("submissions")}
         with engine.connect() as connection:
             rows = connection.execute(
                 text("SELECT user_id, project_id, role, area FROM memberships ORDER BY user_id, project_id")
@@ -52,7 +53,7 @@ def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_a
         ]
         downgrade(engine, "base")
         assert current_revision(engine) is None
-        assert upgrade(engine) == (None, "0013")
+        assert upgrade(engine) == (None, "0015")
         check(engine)
     finally:
         engine.dispose()

@@ -139,6 +139,8 @@ class Submission(Base):
         Index("ix_submissions_township_queue", "township", "created_at", "id"),
         Index("ix_submissions_village_queue", "village", "created_at", "id"),
         Index("ix_submissions_county_queue", "county", "created_at", "id"),
+        # An export's order (newest first, within one form): read in index order, never sorted first.
+        Index("ix_submissions_form_order", "form_id", "created_at", "id"),
         # The queue's counts (by review state, within an area, a form, a verdict) read only these indexes.
         Index("ix_submissions_form_counts", "form_id", "verdict", "review_state"),
         Index("ix_submissions_county_counts", "county", "form_id", "verdict", "review_state"),

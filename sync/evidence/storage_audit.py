@@ -4,10 +4,13 @@ Ingestion writes blobs first and rows second (sync/intake/ingest.py), so in a he
 attachment row has its blob and the only blobs without rows are leftovers of requests that failed after the
 store write. This check verifies that, both ways:
 
-- every *reference* (a present submission attachment, a form media file, a thumbnail recorded in
-  ``photo_checks``) is read back from the store: present, with the recorded size, and with the recorded
-  SHA-256 (``verify_content``; without it only sizes are compared, which costs one metadata call per blob);
-- every *stored key* that nothing references is an orphan.
+- every *reference* (a present submission attachment, a form media file of a version or of a draft, the
+  spreadsheet a version or a draft was uploaded as, a thumbnail recorded in ``photo_checks``) is read back
+  from the store: present, with the recorded size, and with the recorded SHA-256 (``verify_content``;
+  without it only sizes are compared, which costs one metadata call per blob);
+- every *stored key* that nothing references is an orphan: among them the media and spreadsheets of drafts
+  that were replaced, deleted or published without them (a draft's blobs are shared by hash, so they are
+  left in the store when the draft goes and show up here once nothing else names them).
 
 The store is listed *before* the rows are read, so a blob whose request commits while the check runs is
 referenced by the time the rows are read; a request still in flight may show up as one orphan. Nothing is
@@ -28,6 +31,8 @@ from media.store import BlobNotFound, BlobStore, blob_key
 from sync.db.models import (
     Form,
     FormAttachment,
+    FormDraft,
+    FormDraftAttachment,
     FormVersion,
     PhotoCheck,
     SubmissionAttachment,
@@ -126,7 +131,8 @@ def check_media(
 
 
 def iter_references(session: Session) -> Iterator[Reference]:
-    """Every blob a row names: present attachments (all versions), form media files, thumbnails."""
+    """Every blob a row names: present attachments (all versions), form media files and spreadsheets (of
+    versions and drafts), thumbnails."""
     attachments = session.execute(
         select(
             SubmissionAttachment.blob_key,
@@ -153,6 +159,31 @@ def iter_references(session: Session) -> Iterator[Reference]:
     )
     for sha256, size, name, form_id, version in media:
         yield Reference(blob_key(sha256), f"form {form_id} version {version} media file {name}", size, sha256)
+    draft_media = session.execute(
+        select(FormDraftAttachment.sha256, FormDraftAttachment.size, FormDraftAttachment.name, Form.xml_form_id)
+        .join(FormDraft, FormDraft.id == FormDraftAttachment.draft_id)
+        .join(Form, Form.id == FormDraft.form_id)
+        .where(FormDraftAttachment.sha256.is_not(None))
+        .order_by(FormDraftAttachment.id)
+    )
+    for sha256, size, name, form_id in draft_media:
+        yield Reference(blob_key(sha256), f"form {form_id} draft media file {name}", size, sha256)
+    sources = session.execute(
+        select(FormVersion.source_sha256, FormVersion.source_name, Form.xml_form_id, FormVersion.version)
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(FormVersion.source_sha256.is_not(None))
+        .order_by(FormVersion.id)
+    )
+    for sha256, name, form_id, version in sources:
+        yield Reference(blob_key(sha256), f"form {form_id} version {version} spreadsheet {name}", None, sha256)
+    draft_sources = session.execute(
+        select(FormDraft.source_sha256, FormDraft.source_name, Form.xml_form_id)
+        .join(Form, Form.id == FormDraft.form_id)
+        .where(FormDraft.source_sha256.is_not(None))
+        .order_by(FormDraft.id)
+    )
+    for sha256, name, form_id in draft_sources:
+        yield Reference(blob_key(sha256), f"form {form_id} draft spreadsheet {name}", None, sha256)
     checks = session.execute(
         select(PhotoCheck.sha256, PhotoCheck.thumbnails, PhotoCheck.features_key)
         .order_by(PhotoCheck.id)

@@ -23,6 +23,9 @@ from sync.intake.publishing import publish_form
 from sync.jobs.queue import run_pending_jobs
 from tests.collect import instance_xml, submission_body
 from tests.conftest import DATA
+from tests.formsapi.conftest import manager  # noqa: F401 - fixture
+from tests.formsapi.test_forms_api import create, upload
+from tests.formsapi.workbooks import VILLAGES_CSV, XLSX, workbook
 from tests.media.deployments import (  # noqa: F401 - fixtures
     Phone,
     aws_credentials,
@@ -127,3 +130,22 @@ def test_damage_is_reported_both_ways_with_exit_code_1(installation: Services) -
     assert quick.exit_code == 1
     assert "problems: 2 missing, 1 wrong size, 0 wrong sha256, 2 orphan" in quick.stdout
     assert "(size only)" in quick.stdout
+
+
+def test_a_drafts_files_count_until_the_draft_is_replaced(installation: Services, client, manager) -> None:  # noqa: ANN001, F811
+    """A draft's media and spreadsheet are referenced while it lives; replaced, what nothing else names is
+    an orphan (blobs are shared by hash, so the draft leaves them in the store)."""
+    first = workbook("draft_files", "1")
+    csv = VILLAGES_CSV + "150102001003,三村\n".encode()
+    assert create(client, manager, first).status_code == 200
+    assert upload(client, manager, "draft_files", "villages.csv", csv).status_code == 200
+    assert check_media(installation.sessions, installation.store).ok
+
+    plain = workbook("draft_files", "2", [["type", "name", "label"], ["integer", "members", "Members"]])
+    assert client.post("/v1/projects/1/forms/draft_files/draft", data=plain, content_type=XLSX,
+                       headers=manager).status_code == 200
+    report = check_media(installation.sessions, installation.store)
+    assert {(p.kind, p.key) for p in report.problems} == {
+        ("orphan", blob_key(hashlib.sha256(csv).hexdigest())),
+        ("orphan", blob_key(hashlib.sha256(first).hexdigest())),
+    }

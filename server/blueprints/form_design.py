@@ -30,7 +30,7 @@ from sync.intake import drafts
 from sync.intake.draft_preview import preview as draft_preview
 from sync.intake.draft_summary import summarize
 from sync.intake.form_upload import SPREADSHEETS, XLS_TYPE, XLSX_TYPE, FormUpload, compile_upload
-from sync.intake.forms import form_attachment, get_form
+from sync.intake.forms import form_attachment, get_form, published_forms
 from sync.intake.projects import get_project
 from sync.intake.publishing import published_version
 
@@ -50,7 +50,8 @@ def _chosen_file() -> FileStorage:
 @login_required
 def upload_page(project_id: int) -> str:
     page_scope(project_id, MANAGE, whole_project=True)
-    return page("web/form_upload.html", drafts=drafts.project_drafts(db(), project_id), problems=None)
+    return page("web/form_upload.html", drafts=drafts.project_drafts(db(), project_id),
+                published=published_forms(db(), project_id), problems=None)
 
 
 @bp.post("/projects/<int:project_id>/form-upload")
@@ -76,6 +77,7 @@ def upload(project_id: int) -> Response | tuple[str, int]:
         problems = list(refused.details.get("problems") or [])
         context = {
             "drafts": drafts.project_drafts(session, project_id),
+            "published": published_forms(session, project_id),
             "file_name": name.name,
             "message": refused.details.get("error") if isinstance(refused, FormInvalid) else None,
             "errors": [p for p in problems if p.get("kind") != "warning"],

@@ -74,8 +74,8 @@ def test_fill_in_the_draft_and_a_published_version_in_web_forms(tab, app, accoun
     assert _count(services, DraftSubmission) == 0 and _count(services, Submission) == 0
 
     assert client.post("/projects/1/form-upload/try_me/publish", data={"csrf_token": token}).status_code == 302
-    tab.goto(tab.base + "/projects/1/forms")
-    tab.click("tr[data-form=try_me] [data-try]")
+    tab.goto(tab.base + "/projects/1/form-upload")
+    tab.click("li[data-form=try_me] [data-try]")
     tab.locator("[data-webforms] .odk-form").wait_for(timeout=60_000)
     assert "一村" in tab.locator("[data-webforms]").inner_text()
     assert "/versions/1/try" in tab.url

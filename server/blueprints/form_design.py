@@ -24,7 +24,7 @@ from server.openrosa import XML_TYPE
 from server.public_url import request_root
 from server.security_headers import as_form_preview, as_stored_file
 from server.web import page, page_scope
-from sync.db.models import Form, FormAttachment, FormDraftAttachment
+from sync.db.models import Form, FormAttachment, FormDraft, FormDraftAttachment, FormVersion
 from sync.errors import BadRequest, FormInvalid, FormWarnings, NotFound, Problem
 from sync.intake import drafts
 from sync.intake.draft_preview import preview as draft_preview
@@ -162,30 +162,23 @@ def preview(project_id: int, xml_form_id: str) -> str:
 # The interactive preview: ODK Web Forms in the browser (server/static/webforms/, built from
 # server/static_src/webforms/), on the draft or on a published version, its XML and media fetched from the
 # routes below. Send only validates: the page's script submits nothing (docs/forms.md §11).
-def _definition(project_id: int, xml_form_id: str, version: str | None) -> tuple[Form, str, str, bytes]:
-    """The form, the version shown, its title and its XML: the draft's (``version`` None) or a published one's."""
+def _shown(project_id: int, xml_form_id: str, version: str | None) -> tuple[Form, FormDraft | FormVersion]:
+    """The form and what the preview shows: its draft (``version`` None) or one of its published versions."""
     session = db()
     form = get_form(session, project_id, xml_form_id)
     if version is None:
-        found = drafts.get_draft(session, form)
-        return form, found.version, found.title, found.xml
+        return form, drafts.get_draft(session, form)
     published = published_version(session, form, version)
     if published is None:
         raise NotFound(f"The form '{xml_form_id}' has no published version '{version}'.")
-    return form, published.version, published.title, published.xml
+    return form, published
 
 
-def _media(project_id: int, xml_form_id: str, version: str | None, name: str) -> FormAttachment | FormDraftAttachment:
-    session = db()
-    form = get_form(session, project_id, xml_form_id)
-    if version is None:
-        attachment: FormAttachment | FormDraftAttachment = drafts.draft_attachment(
-            session, drafts.get_draft(session, form), name)
+def _media(shown: FormDraft | FormVersion, name: str) -> FormAttachment | FormDraftAttachment:
+    if isinstance(shown, FormDraft):
+        attachment: FormAttachment | FormDraftAttachment = drafts.draft_attachment(db(), shown, name)
     else:
-        published = published_version(session, form, version)
-        if published is None:
-            raise NotFound(f"The form '{xml_form_id}' has no published version '{version}'.")
-        attachment = form_attachment(session, published, name)
+        attachment = form_attachment(db(), shown, name)
     if attachment.dataset is None and attachment.sha256 is None:
         raise NotFound(f"{name} has not been uploaded yet.")  # Web Forms shows it blank
     return attachment
@@ -196,9 +189,9 @@ def _media(project_id: int, xml_form_id: str, version: str | None, name: str) ->
 @login_required
 def try_form(project_id: int, xml_form_id: str, version: str | None = None) -> Response:
     page_scope(project_id, MANAGE, whole_project=True)
-    form, shown, title, _xml = _definition(project_id, xml_form_id, version)
+    form, shown = _shown(project_id, xml_form_id, version)
     form_url = url_for("form_design.try_xml", project_id=project_id, xml_form_id=xml_form_id, version=version)
-    body = page("web/form_try.html", form=form, version=shown, title=title, is_draft=version is None,
+    body = page("web/form_try.html", form=form, version=shown.version, title=shown.title, is_draft=version is None,
                 form_url=form_url, media_url=form_url.rsplit("/", 1)[0] + "/media")
     return as_form_preview(make_response(body))
 
@@ -208,8 +201,8 @@ def try_form(project_id: int, xml_form_id: str, version: str | None = None) -> R
 @login_required
 def try_xml(project_id: int, xml_form_id: str, version: str | None = None) -> Response:
     page_scope(project_id, MANAGE, whole_project=True)
-    _form, _shown, _title, xml = _definition(project_id, xml_form_id, version)
-    return as_stored_file(Response(xml, content_type=XML_TYPE))
+    _form, shown = _shown(project_id, xml_form_id, version)
+    return as_stored_file(Response(shown.xml, content_type=XML_TYPE))
 
 
 @bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/try/media/<name>")
@@ -218,4 +211,5 @@ def try_xml(project_id: int, xml_form_id: str, version: str | None = None) -> Re
 def try_media(project_id: int, xml_form_id: str, name: str, version: str | None = None) -> Response:
     """A media file of the previewed form; the entity list is the whole project's (a designer's account is)."""
     page_scope(project_id, MANAGE, whole_project=True)
-    return form_media_response(db(), _media(project_id, xml_form_id, version, name), project_id=project_id)
+    _form, shown = _shown(project_id, xml_form_id, version)
+    return form_media_response(db(), _media(shown, name), project_id=project_id)

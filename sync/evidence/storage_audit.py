@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from media.digests import digest_stream
@@ -168,22 +168,16 @@ def iter_references(session: Session) -> Iterator[Reference]:
     )
     for sha256, size, name, form_id in draft_media:
         yield Reference(blob_key(sha256), f"form {form_id} draft media file {name}", size, sha256)
-    sources = session.execute(
-        select(FormVersion.source_sha256, FormVersion.source_name, Form.xml_form_id, FormVersion.version)
-        .join(Form, Form.id == FormVersion.form_id)
-        .where(FormVersion.source_sha256.is_not(None))
-        .order_by(FormVersion.id)
-    )
-    for sha256, name, form_id, version in sources:
-        yield Reference(blob_key(sha256), f"form {form_id} version {version} spreadsheet {name}", None, sha256)
-    draft_sources = session.execute(
-        select(FormDraft.source_sha256, FormDraft.source_name, Form.xml_form_id)
-        .join(Form, Form.id == FormDraft.form_id)
-        .where(FormDraft.source_sha256.is_not(None))
-        .order_by(FormDraft.id)
-    )
-    for sha256, name, form_id in draft_sources:
-        yield Reference(blob_key(sha256), f"form {form_id} draft spreadsheet {name}", None, sha256)
+    # The spreadsheet a version or a draft was uploaded as (GET .../forms/<id>.xlsx returns it).
+    version_sources = select(FormVersion.source_sha256, FormVersion.source_name, Form.xml_form_id,
+                             ("version " + FormVersion.version).label("of"))
+    draft_sources = select(FormDraft.source_sha256, FormDraft.source_name, Form.xml_form_id,
+                           literal("draft").label("of"))
+    for model, query in ((FormVersion, version_sources), (FormDraft, draft_sources)):
+        rows = session.execute(query.join(Form, Form.id == model.form_id)
+                               .where(model.source_sha256.is_not(None)).order_by(model.id))
+        for sha256, name, form_id, of in rows:
+            yield Reference(blob_key(sha256), f"form {form_id} {of} spreadsheet {name}", None, sha256)
     checks = session.execute(
         select(PhotoCheck.sha256, PhotoCheck.thumbnails, PhotoCheck.features_key)
         .order_by(PhotoCheck.id)

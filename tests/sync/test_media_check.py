@@ -133,19 +133,25 @@ def test_damage_is_reported_both_ways_with_exit_code_1(installation: Services) -
 
 
 def test_a_drafts_files_count_until_the_draft_is_replaced(installation: Services, client, manager) -> None:  # noqa: ANN001, F811
-    """A draft's media and spreadsheet are referenced while it lives; replaced, what nothing else names is
-    an orphan (blobs are shared by hash, so the draft leaves them in the store)."""
-    first = workbook("draft_files", "1")
-    csv = VILLAGES_CSV + "150102001003,三村\n".encode()
-    assert create(client, manager, first).status_code == 200
+    """The media and spreadsheets of versions and drafts are referenced; a replaced draft's files that
+    nothing else names are orphans (blobs are shared by hash, so the draft leaves them in the store)."""
+    def draft(body: bytes) -> None:
+        sent = client.post("/v1/projects/1/forms/draft_files/draft", data=body, content_type=XLSX, headers=manager)
+        assert sent.status_code == 200, sent.json
+
+    assert create(client, manager, workbook("draft_files", "1")).status_code == 200
+    assert upload(client, manager, "draft_files", "villages.csv", VILLAGES_CSV).status_code == 200
+    assert check_media(installation.sessions, installation.store).ok  # the draft's spreadsheet and CSV
+    assert client.post("/v1/projects/1/forms/draft_files/draft/publish", headers=manager).status_code == 200
+    assert check_media(installation.sessions, installation.store).ok  # now the version's
+
+    second, csv = workbook("draft_files", "2"), VILLAGES_CSV + "150102001003,三村\n".encode()
+    draft(second)
     assert upload(client, manager, "draft_files", "villages.csv", csv).status_code == 200
     assert check_media(installation.sessions, installation.store).ok
-
-    plain = workbook("draft_files", "2", [["type", "name", "label"], ["integer", "members", "Members"]])
-    assert client.post("/v1/projects/1/forms/draft_files/draft", data=plain, content_type=XLSX,
-                       headers=manager).status_code == 200
+    draft(workbook("draft_files", "3", [["type", "name", "label"], ["integer", "members", "Members"]]))
     report = check_media(installation.sessions, installation.store)
     assert {(p.kind, p.key) for p in report.problems} == {
         ("orphan", blob_key(hashlib.sha256(csv).hexdigest())),
-        ("orphan", blob_key(hashlib.sha256(first).hexdigest())),
+        ("orphan", blob_key(hashlib.sha256(second).hexdigest())),
     }

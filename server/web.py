@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from flask import Flask, abort, current_app, g, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -117,7 +118,8 @@ ROLE_NAMES = {
     "viewer": _l("Viewer"),
     "enumerator": _l("Enumerator"),
 }
-# The menu: (endpoint, label, permission); an entry shows when the endpoint exists and the role may use it.
+# The menu: (endpoint, label, permission); an entry shows when the endpoint exists and the role may use it
+# (and, for WHOLE_PROJECT pages, when the account is not limited to an area).
 NAV = (
     ("review.queue", _l("Submissions"), "submission.read"),
     ("gallery.gallery", _l("Photos"), "submission.read"),
@@ -130,6 +132,7 @@ NAV = (
     ("form_design.upload_page", _l("Upload a form"), "form.manage"),
     ("audits.index", _l("Audit log"), "audit.read"),
 )
+WHOLE_PROJECT = frozenset({"form_design.upload_page"})
 
 
 def _local(moment: datetime | None, offset: timedelta) -> str:
@@ -146,7 +149,7 @@ def _nav_items(scope: Scope | None) -> list[tuple[str, str]]:
         return []
     views = current_app.view_functions
     return [(endpoint, str(label)) for endpoint, label, permission in NAV
-            if endpoint in views and scope.may(permission)]
+            if endpoint in views and scope.may(permission) and not (scope.area and endpoint in WHOLE_PROJECT)]
 
 
 def is_page() -> bool:
@@ -167,8 +170,11 @@ def web_user(user: User) -> WebUser:
     return WebUser(user.id, user.email, password_fingerprint(user))
 
 
-def page_scope(project_id: int, permission: str = "submission.read") -> Scope:
-    """The signed-in account's scope in ``project_id``; a project it is no member of does not exist for it."""
+def page_scope(project_id: int, permission: str = "submission.read", *, whole_project: bool = False) -> Scope:
+    """The signed-in account's scope in ``project_id``; a project it is no member of does not exist for it.
+
+    ``whole_project``: only an account of the whole project, not of an area of it, may (forms are the
+    project's: a township's manager does not publish or close a form every township uses)."""
     if not current_user.is_authenticated:
         abort(login_manager.unauthorized())
     scope = scope_for(db(), current_user.user_id, project_id)
@@ -176,6 +182,8 @@ def page_scope(project_id: int, permission: str = "submission.read") -> Scope:
         raise NotFound("There is no such project.")
     if not scope.may(permission):
         raise Forbidden("Your role may not do this.")
+    if whole_project and scope.area:
+        raise Forbidden(gettext("Only an account of the whole project may do this; yours is limited to an area."))
     g.scope = scope
     return scope
 

@@ -132,7 +132,7 @@ def forms(project_id: int) -> str:
 @bp.post("/projects/<int:project_id>/forms/<xml_form_id>")
 @login_required
 def change_form(project_id: int, xml_form_id: str) -> Response:
-    page_scope(project_id, "admin")
+    page_scope(project_id, "admin", whole_project=True)  # a form's state and approval are the project's
     form = get_form(db(), project_id, xml_form_id)
     if "state" in request.form:
         set_form_state(db(), form, request.form["state"], user_id=current_user.user_id)

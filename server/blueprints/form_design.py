@@ -1,6 +1,7 @@
 """The form designers' pages: upload a form, read its errors on their rows, add media, try it, publish.
 
-For accounts with ``form.manage``. The page calls the same ``sync.intake`` functions as Central's forms
+For accounts with ``form.manage`` over the whole project (a form is the project's, not a township's).
+The page calls the same ``sync.intake`` functions as Central's forms
 API (server/blueprints/forms_api.py), so it refuses what the API and the CLI refuse, in their words: the
 rows of ``details.problems`` as a table (docs/forms.md §11). Every step is a plain form post; the
 drag-and-drop in static/app.js only fills the file input.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import FileStorage
@@ -18,15 +19,20 @@ from werkzeug.datastructures import FileStorage
 from server.bodies import spooled_body
 from server.collect_qr import collect_settings, encode_settings, svg_qr
 from server.context import db, services
+from server.downloads import form_media_response
+from server.openrosa import XML_TYPE
 from server.public_url import request_root
+from server.security_headers import as_form_preview, as_stored_file
 from server.web import page, page_scope
-from sync.errors import BadRequest, FormInvalid, FormWarnings, Problem
+from sync.db.models import Form, FormAttachment, FormDraft, FormDraftAttachment, FormVersion
+from sync.errors import BadRequest, FormInvalid, FormWarnings, NotFound, Problem
 from sync.intake import drafts
 from sync.intake.draft_preview import preview as draft_preview
 from sync.intake.draft_summary import summarize
 from sync.intake.form_upload import SPREADSHEETS, XLS_TYPE, XLSX_TYPE, FormUpload, compile_upload
-from sync.intake.forms import get_form
+from sync.intake.forms import form_attachment, get_form, published_forms
 from sync.intake.projects import get_project
+from sync.intake.publishing import published_version
 
 bp = Blueprint("form_design", __name__)
 MANAGE = "form.manage"
@@ -43,14 +49,15 @@ def _chosen_file() -> FileStorage:
 @bp.get("/projects/<int:project_id>/form-upload")
 @login_required
 def upload_page(project_id: int) -> str:
-    page_scope(project_id, MANAGE)
-    return page("web/form_upload.html", drafts=drafts.project_drafts(db(), project_id), problems=None)
+    page_scope(project_id, MANAGE, whole_project=True)
+    return page("web/form_upload.html", drafts=drafts.project_drafts(db(), project_id),
+                published=published_forms(db(), project_id), problems=None)
 
 
 @bp.post("/projects/<int:project_id>/form-upload")
 @login_required
 def upload(project_id: int) -> Response | tuple[str, int]:
-    page_scope(project_id, MANAGE)
+    page_scope(project_id, MANAGE, whole_project=True)
     chosen = _chosen_file()
     name = Path(chosen.filename or "")
     content_type = TYPES.get(name.suffix.lower())
@@ -70,6 +77,7 @@ def upload(project_id: int) -> Response | tuple[str, int]:
         problems = list(refused.details.get("problems") or [])
         context = {
             "drafts": drafts.project_drafts(session, project_id),
+            "published": published_forms(session, project_id),
             "file_name": name.name,
             "message": refused.details.get("error") if isinstance(refused, FormInvalid) else None,
             "errors": [p for p in problems if p.get("kind") != "warning"],
@@ -91,7 +99,7 @@ def _draft_url(project_id: int, token: str, xml_form_id: str) -> str:
 @bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>")
 @login_required
 def draft(project_id: int, xml_form_id: str) -> str:
-    page_scope(project_id, MANAGE)
+    page_scope(project_id, MANAGE, whole_project=True)
     session = db()
     form = get_form(session, project_id, xml_form_id)
     found = drafts.get_draft(session, form)
@@ -104,7 +112,7 @@ def draft(project_id: int, xml_form_id: str) -> str:
 @bp.post("/projects/<int:project_id>/form-upload/<xml_form_id>/media/<name>")
 @login_required
 def upload_media(project_id: int, xml_form_id: str, name: str) -> Response:
-    page_scope(project_id, MANAGE)
+    page_scope(project_id, MANAGE, whole_project=True)
     session = db()
     found = drafts.get_draft(session, get_form(session, project_id, xml_form_id))
     chosen = _chosen_file()
@@ -119,7 +127,7 @@ def upload_media(project_id: int, xml_form_id: str, name: str) -> Response:
 @bp.post("/projects/<int:project_id>/form-upload/<xml_form_id>/publish")
 @login_required
 def publish(project_id: int, xml_form_id: str) -> Response:
-    page_scope(project_id, MANAGE)
+    page_scope(project_id, MANAGE, whole_project=True)
     session = db()
     form = get_form(session, project_id, xml_form_id)
     version = request.form.get("version", "").strip() or None
@@ -139,7 +147,7 @@ def publish(project_id: int, xml_form_id: str) -> Response:
 @bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/preview")
 @login_required
 def preview(project_id: int, xml_form_id: str) -> str:
-    page_scope(project_id, MANAGE)
+    page_scope(project_id, MANAGE, whole_project=True)
     session = db()
     form = get_form(session, project_id, xml_form_id)
     found = drafts.get_draft(session, form)
@@ -149,3 +157,59 @@ def preview(project_id: int, xml_form_id: str) -> str:
     }
     return page("web/form_preview.html", form=form, draft=found, preview=draft_preview(found),
                 rule_names=rule_names)
+
+
+# The interactive preview: ODK Web Forms in the browser (server/static/webforms/, built from
+# server/static_src/webforms/), on the draft or on a published version, its XML and media fetched from the
+# routes below. Send only validates: the page's script submits nothing (docs/forms.md §11).
+def _shown(project_id: int, xml_form_id: str, version: str | None) -> tuple[Form, FormDraft | FormVersion]:
+    """The form and what the preview shows: its draft (``version`` None) or one of its published versions."""
+    session = db()
+    form = get_form(session, project_id, xml_form_id)
+    if version is None:
+        return form, drafts.get_draft(session, form)
+    published = published_version(session, form, version)
+    if published is None:
+        raise NotFound(f"The form '{xml_form_id}' has no published version '{version}'.")
+    return form, published
+
+
+def _media(shown: FormDraft | FormVersion, name: str) -> FormAttachment | FormDraftAttachment:
+    if isinstance(shown, FormDraft):
+        attachment: FormAttachment | FormDraftAttachment = drafts.draft_attachment(db(), shown, name)
+    else:
+        attachment = form_attachment(db(), shown, name)
+    if attachment.dataset is None and attachment.sha256 is None:
+        raise NotFound(f"{name} has not been uploaded yet.")  # Web Forms shows it blank
+    return attachment
+
+
+@bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/try")
+@bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/versions/<version>/try")
+@login_required
+def try_form(project_id: int, xml_form_id: str, version: str | None = None) -> Response:
+    page_scope(project_id, MANAGE, whole_project=True)
+    form, shown = _shown(project_id, xml_form_id, version)
+    form_url = url_for("form_design.try_xml", project_id=project_id, xml_form_id=xml_form_id, version=version)
+    body = page("web/form_try.html", form=form, version=shown.version, title=shown.title, is_draft=version is None,
+                form_url=form_url, media_url=form_url.rsplit("/", 1)[0] + "/media")
+    return as_form_preview(make_response(body))
+
+
+@bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/try/form.xml")
+@bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/versions/<version>/try/form.xml")
+@login_required
+def try_xml(project_id: int, xml_form_id: str, version: str | None = None) -> Response:
+    page_scope(project_id, MANAGE, whole_project=True)
+    _form, shown = _shown(project_id, xml_form_id, version)
+    return as_stored_file(Response(shown.xml, content_type=XML_TYPE))
+
+
+@bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/try/media/<name>")
+@bp.get("/projects/<int:project_id>/form-upload/<xml_form_id>/versions/<version>/try/media/<name>")
+@login_required
+def try_media(project_id: int, xml_form_id: str, name: str, version: str | None = None) -> Response:
+    """A media file of the previewed form; the entity list is the whole project's (a designer's account is)."""
+    page_scope(project_id, MANAGE, whole_project=True)
+    _form, shown = _shown(project_id, xml_form_id, version)
+    return form_media_response(db(), _media(shown, name), project_id=project_id)

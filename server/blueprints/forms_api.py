@@ -1,5 +1,8 @@
 """Central's forms API for the roles that manage forms: create, drafts and their media, publish, state.
 
+Changing a form, its drafts or its state needs ``form.manage`` over the whole project: a form is the
+project's, so an account limited to a township reads versions but does not publish for every township.
+
 Shapes and status codes are Central's (Backend: ``lib/resources/forms.js``), so pyodk's
 ``forms.create`` / ``forms.update`` and Central's own scripts work unchanged (docs/forms.md §9). Views
 spool the body, call one ``sync.intake`` function and render; every refusal is a JSON problem.
@@ -13,7 +16,7 @@ from urllib.parse import unquote
 
 from flask import Blueprint, Response, jsonify, request
 
-from server.auth import require
+from server.auth import require, require_whole_project
 from server.bodies import spool_file, spooled_body
 from server.context import db, services
 from server.downloads import blob_response
@@ -64,7 +67,7 @@ def _compile(project_id: int, path: Path) -> tuple[CompiledForm, drafts.Spreadsh
 
 @bp.post("/projects/<int:project_id>/forms")
 def create(project_id: int) -> Response:
-    actor = require(MANAGE, project_id, None)
+    actor = require_whole_project(MANAGE, project_id)
     session = db()
     project = get_project(session, project_id)
     with spooled_body() as path:
@@ -87,7 +90,7 @@ def create(project_id: int) -> Response:
 @bp.patch("/projects/<int:project_id>/forms/<xml_form_id>")
 def update(project_id: int, xml_form_id: str) -> Response:
     """Central's form update: only ``state`` (open, closing, closed) means anything here."""
-    actor = require(MANAGE, project_id, None)
+    actor = require_whole_project(MANAGE, project_id)
     body = load_json(FormStateSchema(), "Invalid form update")
     session = db()
     form = get_form(session, project_id, xml_form_id)
@@ -119,7 +122,7 @@ def spreadsheet(project_id: int, xml_form_id: str) -> Response:
 @bp.post("/projects/<int:project_id>/forms/<xml_form_id>/draft")
 def set_draft(project_id: int, xml_form_id: str) -> Response:
     """A new draft from the body's definition, or (empty body) a copy of the published version."""
-    actor = require(MANAGE, project_id, None)
+    actor = require_whole_project(MANAGE, project_id)
     session = db()
     form = get_form(session, project_id, xml_form_id)
     with spooled_body() as path:
@@ -134,7 +137,7 @@ def set_draft(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/draft")
 def draft(project_id: int, xml_form_id: str) -> Response:
-    require(MANAGE, project_id, None)
+    require_whole_project(MANAGE, project_id)
     session = db()
     form = get_form(session, project_id, xml_form_id)
     drafts.get_draft(session, form)
@@ -143,7 +146,7 @@ def draft(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/draft.xml")
 def draft_xml(project_id: int, xml_form_id: str) -> Response:
-    require(MANAGE, project_id, None)
+    require_whole_project(MANAGE, project_id)
     session = db()
     found = drafts.get_draft(session, get_form(session, project_id, xml_form_id))
     return as_stored_file(Response(found.xml, content_type=XML_TYPE))
@@ -151,7 +154,7 @@ def draft_xml(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/draft/attachments")
 def draft_attachments(project_id: int, xml_form_id: str) -> Response:
-    require(MANAGE, project_id, None)
+    require_whole_project(MANAGE, project_id)
     session = db()
     found = drafts.get_draft(session, get_form(session, project_id, xml_form_id))
     return jsonify(DraftAttachmentSchema(many=True).dump(found.attachments))
@@ -159,7 +162,7 @@ def draft_attachments(project_id: int, xml_form_id: str) -> Response:
 
 @bp.post("/projects/<int:project_id>/forms/<xml_form_id>/draft/attachments/<name>")
 def upload_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
-    require(MANAGE, project_id, None)
+    require_whole_project(MANAGE, project_id)
     session = db()
     found = drafts.get_draft(session, get_form(session, project_id, xml_form_id))
     drafts.draft_attachment(session, found, name)  # 404 before reading a body for a name the draft lacks
@@ -173,7 +176,7 @@ def upload_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
 
 @bp.post("/projects/<int:project_id>/forms/<xml_form_id>/draft/publish")
 def publish(project_id: int, xml_form_id: str) -> Response:
-    actor = require(MANAGE, project_id, None)
+    actor = require_whole_project(MANAGE, project_id)
     session = db()
     form = get_form(session, project_id, xml_form_id)
     version = request.args.get("version") or None
@@ -186,7 +189,7 @@ def publish(project_id: int, xml_form_id: str) -> Response:
 
 @bp.delete("/projects/<int:project_id>/forms/<xml_form_id>/draft")
 def delete_draft(project_id: int, xml_form_id: str) -> Response:
-    actor = require(MANAGE, project_id, None)
+    actor = require_whole_project(MANAGE, project_id)
     session = db()
     drafts.delete_draft(session, get_form(session, project_id, xml_form_id), user_id=actor.user_id)
     session.commit()

@@ -4,10 +4,13 @@ Ingestion writes blobs first and rows second (sync/intake/ingest.py), so in a he
 attachment row has its blob and the only blobs without rows are leftovers of requests that failed after the
 store write. This check verifies that, both ways:
 
-- every *reference* (a present submission attachment, a form media file, a thumbnail recorded in
-  ``photo_checks``) is read back from the store: present, with the recorded size, and with the recorded
-  SHA-256 (``verify_content``; without it only sizes are compared, which costs one metadata call per blob);
-- every *stored key* that nothing references is an orphan.
+- every *reference* (a present submission attachment, a form media file of a version or of a draft, the
+  spreadsheet a version or a draft was uploaded as, a thumbnail recorded in ``photo_checks``) is read back
+  from the store: present, with the recorded size, and with the recorded SHA-256 (``verify_content``;
+  without it only sizes are compared, which costs one metadata call per blob);
+- every *stored key* that nothing references is an orphan: among them the media and spreadsheets of drafts
+  that were replaced, deleted or published without them (a draft's blobs are shared by hash, so they are
+  left in the store when the draft goes and show up here once nothing else names them).
 
 The store is listed *before* the rows are read, so a blob whose request commits while the check runs is
 referenced by the time the rows are read; a request still in flight may show up as one orphan. Nothing is
@@ -20,7 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from media.digests import digest_stream
@@ -28,6 +31,8 @@ from media.store import BlobNotFound, BlobStore, blob_key
 from sync.db.models import (
     Form,
     FormAttachment,
+    FormDraft,
+    FormDraftAttachment,
     FormVersion,
     PhotoCheck,
     SubmissionAttachment,
@@ -126,7 +131,8 @@ def check_media(
 
 
 def iter_references(session: Session) -> Iterator[Reference]:
-    """Every blob a row names: present attachments (all versions), form media files, thumbnails."""
+    """Every blob a row names: present attachments (all versions), form media files and spreadsheets (of
+    versions and drafts), thumbnails."""
     attachments = session.execute(
         select(
             SubmissionAttachment.blob_key,
@@ -153,6 +159,25 @@ def iter_references(session: Session) -> Iterator[Reference]:
     )
     for sha256, size, name, form_id, version in media:
         yield Reference(blob_key(sha256), f"form {form_id} version {version} media file {name}", size, sha256)
+    draft_media = session.execute(
+        select(FormDraftAttachment.sha256, FormDraftAttachment.size, FormDraftAttachment.name, Form.xml_form_id)
+        .join(FormDraft, FormDraft.id == FormDraftAttachment.draft_id)
+        .join(Form, Form.id == FormDraft.form_id)
+        .where(FormDraftAttachment.sha256.is_not(None))
+        .order_by(FormDraftAttachment.id)
+    )
+    for sha256, size, name, form_id in draft_media:
+        yield Reference(blob_key(sha256), f"form {form_id} draft media file {name}", size, sha256)
+    # The spreadsheet a version or a draft was uploaded as (GET .../forms/<id>.xlsx returns it).
+    version_sources = select(FormVersion.source_sha256, FormVersion.source_name, Form.xml_form_id,
+                             ("version " + FormVersion.version).label("of"))
+    draft_sources = select(FormDraft.source_sha256, FormDraft.source_name, Form.xml_form_id,
+                           literal("draft").label("of"))
+    for model, query in ((FormVersion, version_sources), (FormDraft, draft_sources)):
+        rows = session.execute(query.join(Form, Form.id == model.form_id)
+                               .where(model.source_sha256.is_not(None)).order_by(model.id))
+        for sha256, name, form_id, of in rows:
+            yield Reference(blob_key(sha256), f"form {form_id} {of} spreadsheet {name}", None, sha256)
     checks = session.execute(
         select(PhotoCheck.sha256, PhotoCheck.thumbnails, PhotoCheck.features_key)
         .order_by(PhotoCheck.id)

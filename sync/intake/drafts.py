@@ -8,7 +8,6 @@ version keeps accepting submissions. Publishing or deleting a draft discards its
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import BinaryIO
 
 from lxml import etree
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forms.build import CompiledForm
@@ -27,9 +27,10 @@ from sync.intake.publishing import (
     MediaFile,
     NewVersion,
     add_version,
-    binary_paths,
     changes,
     content_type_of,
+    copied_definition,
+    definition_columns,
     published_version,
     version_conflict,
 )
@@ -41,6 +42,10 @@ XFORMS = "http://www.w3.org/2002/xforms"
 class FormExists(Problem):
     code = "409.3"
     default_message = "A resource already exists with these identifiers."
+
+
+class DraftConflict(FormExists):
+    """Two requests set a draft of one form at the same moment: the unique draft per form lets one win."""
 
 
 class NoPublishedVersion(Problem):
@@ -82,8 +87,9 @@ def create_form(
             f"A resource already exists with xmlFormId,projectId value(s) of {compiled.form_id},{project.id}."
         )
     form = Form(project_id=project.id, xml_form_id=compiled.form_id)
-    session.add(form)
-    session.flush()
+    _insert(session, form, FormExists(
+        f"A resource already exists with xmlFormId,projectId value(s) of {compiled.form_id},{project.id}."
+    ))
     _new_draft(session, store, form, compiled, spreadsheet, user_id=user_id)
     if publish:
         publish_draft(session, store, form, user_id=user_id, tmp_dir=tmp_dir)
@@ -273,15 +279,14 @@ def _new_draft(
         form_id=form.id,
         version=compiled.version,
         title=compiled.title,
-        xml=compiled.xml,
-        md5=hashlib.md5(compiled.xml).hexdigest(),
-        sha256=hashlib.sha256(compiled.xml).hexdigest(),
-        binary_paths=binary_paths(compiled.xml),
-        entity_dataset=compiled.entity_dataset,
-        source_name=compiled.source.name,
-        source_sha256=source_sha256,
-        source_type=source_type,
         draft_token=secrets.token_urlsafe(48),
+        **definition_columns(
+            compiled.xml,
+            entity_dataset=compiled.entity_dataset,
+            source_name=compiled.source.name,
+            source_sha256=source_sha256,
+            source_type=source_type,
+        ),
     )
     current = session.get(FormVersion, form.current_version_id) if form.current_version_id else None
     carried = {a.name: a for a in current.attachments if a.dataset is None} if current else {}
@@ -298,8 +303,7 @@ def _new_draft(
         )
     for dataset in compiled.entity_lists:
         draft.attachments.append(FormDraftAttachment(name=f"{dataset}.csv", content_type="text/csv", dataset=dataset))
-    session.add(draft)
-    session.flush()
+    _insert(session, draft, _draft_conflict(form))
     record(
         session,
         "form.update.draft.set",
@@ -315,15 +319,8 @@ def _copy_of(session: Session, form: Form, current: FormVersion, *, user_id: int
         form_id=form.id,
         version=current.version,
         title=current.title,
-        xml=current.xml,
-        md5=current.md5,
-        sha256=current.sha256,
-        binary_paths=list(current.binary_paths),
-        entity_dataset=current.entity_dataset,
-        source_name=current.source_name,
-        source_sha256=current.source_sha256,
-        source_type=current.source_type,
         draft_token=secrets.token_urlsafe(48),
+        **copied_definition(current),
     )
     for a in current.attachments:
         draft.attachments.append(
@@ -331,20 +328,40 @@ def _copy_of(session: Session, form: Form, current: FormVersion, *, user_id: int
                 name=a.name, content_type=a.content_type, sha256=a.sha256, md5=a.md5, size=a.size, dataset=a.dataset
             )
         )
-    session.add(draft)
-    session.flush()
+    _insert(session, draft, _draft_conflict(form))
     record(session, "form.update.draft.set", subject=form.xml_form_id, details={"copy_of": current.version},
            user_id=user_id)
     return draft
 
 
+def _insert(session: Session, row: Form | FormDraft, conflict: Problem) -> None:
+    """Add ``row``; a unique constraint another request's row won (two uploads at once, PostgreSQL) is
+    ``conflict``, Central's 409, rather than a 500. SQLite runs one writer at a time, so there the second
+    request waits and then replaces the first one's draft."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise conflict from exc
+
+
+def _draft_conflict(form: Form) -> DraftConflict:
+    return DraftConflict(
+        f"Another request set a draft of the form '{form.xml_form_id}' at the same moment; look at the draft "
+        "and send yours again if it is not the one you wanted."
+    )
+
+
 def _discard_draft(session: Session, form: Form) -> None:
     """Remove the form's draft with its media rows and test submissions (the blobs stay: shared by hash)."""
-    draft = session.scalar(select(FormDraft).where(FormDraft.form_id == form.id))
-    if draft is None:
+    draft_id = session.scalar(select(FormDraft.id).where(FormDraft.form_id == form.id))
+    if draft_id is None:
         return
-    session.execute(delete(DraftSubmission).where(DraftSubmission.draft_id == draft.id))
-    session.delete(draft)
+    # Statements rather than the ORM's delete: a concurrent request that removed the same draft first
+    # (PostgreSQL) leaves these matching nothing, and the new draft's insert then says 409 (_insert).
+    session.execute(delete(DraftSubmission).where(DraftSubmission.draft_id == draft_id))
+    session.execute(delete(FormDraftAttachment).where(FormDraftAttachment.draft_id == draft_id))
+    session.execute(delete(FormDraft).where(FormDraft.id == draft_id))
     session.flush()
 
 
@@ -357,7 +374,13 @@ def _set_version(draft: FormDraft, version: str) -> None:
     if instance is None or len(instance) == 0:
         raise BadRequest("The draft's XForm has no primary instance to set the version on.")
     instance[0].set("version", version)
-    draft.xml = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    columns = definition_columns(
+        etree.tostring(root, xml_declaration=True, encoding="utf-8"),
+        entity_dataset=draft.entity_dataset,
+        source_name=draft.source_name,
+        source_sha256=draft.source_sha256,
+        source_type=draft.source_type,
+    )
+    for name, value in columns.items():
+        setattr(draft, name, value)
     draft.version = version
-    draft.md5 = hashlib.md5(draft.xml).hexdigest()
-    draft.sha256 = hashlib.sha256(draft.xml).hexdigest()

@@ -21,6 +21,17 @@ def listed_forms(session: Session, project_id: int) -> list[tuple[Form, FormVers
     return sorted(((f, v) for f, v in rows), key=lambda fv: (fv[1].title or fv[0].xml_form_id, fv[0].xml_form_id))
 
 
+def published_forms(session: Session, project_id: int) -> list[tuple[Form, FormVersion]]:
+    """Every form of the project with a published version (any state), with that version, by form id."""
+    rows = session.execute(
+        select(Form, FormVersion)
+        .join(FormVersion, FormVersion.id == Form.current_version_id)
+        .where(Form.project_id == project_id)
+        .order_by(Form.xml_form_id)
+    ).all()
+    return [(form, version) for form, version in rows]
+
+
 def current_form(session: Session, project_id: int, xml_form_id: str) -> tuple[Form, FormVersion]:
     row = session.execute(
         select(Form, FormVersion)

@@ -144,14 +144,13 @@ def add_version(session: Session, form: Form, new: NewVersion, *, user_id: int |
         form_id=form.id,
         version=new.version,
         title=new.title,
-        xml=new.xml,
-        md5=hashlib.md5(new.xml).hexdigest(),
-        sha256=hashlib.sha256(new.xml).hexdigest(),
-        binary_paths=binary_paths(new.xml),
-        entity_dataset=new.entity_dataset,
-        source_name=new.source_name,
-        source_sha256=new.source_sha256,
-        source_type=new.source_type,
+        **definition_columns(
+            new.xml,
+            entity_dataset=new.entity_dataset,
+            source_name=new.source_name,
+            source_sha256=new.source_sha256,
+            source_type=new.source_type,
+        ),
     )
     session.add(version)
     session.flush()
@@ -183,6 +182,39 @@ def add_version(session: Session, form: Form, new: NewVersion, *, user_id: int |
         user_id=user_id,
     )
     return version
+
+
+DEFINITION_COLUMNS = ("xml", "md5", "sha256", "binary_paths", "entity_dataset", "source_name", "source_sha256",
+                      "source_type")
+
+
+def definition_columns(
+    xml: bytes,
+    *,
+    entity_dataset: str | None,
+    source_name: str | None,
+    source_sha256: str | None = None,
+    source_type: str | None = None,
+) -> dict[str, object]:
+    """The columns a published version and a draft (``form_versions``, ``form_drafts``) hold about their XForm:
+    the bytes, the hashes phones compare, the binary fields, the entity list it writes, where it came from."""
+    return {
+        "xml": xml,
+        "md5": hashlib.md5(xml).hexdigest(),
+        "sha256": hashlib.sha256(xml).hexdigest(),
+        "binary_paths": binary_paths(xml),
+        "entity_dataset": entity_dataset,
+        "source_name": source_name,
+        "source_sha256": source_sha256,
+        "source_type": source_type,
+    }
+
+
+def copied_definition(row: FormVersion) -> dict[str, object]:
+    """``definition_columns`` of a stored version, to start a draft from (Central's draft of the current one)."""
+    columns = {name: getattr(row, name) for name in DEFINITION_COLUMNS}
+    columns["binary_paths"] = list(row.binary_paths)
+    return columns
 
 
 def binary_paths(xml: bytes) -> list[str]:

@@ -23,6 +23,9 @@ from sync.intake.publishing import publish_form
 from sync.jobs.queue import run_pending_jobs
 from tests.collect import instance_xml, submission_body
 from tests.conftest import DATA
+from tests.formsapi.conftest import manager  # noqa: F401 - fixture
+from tests.formsapi.test_forms_api import create, upload
+from tests.formsapi.workbooks import VILLAGES_CSV, XLSX, workbook
 from tests.media.deployments import (  # noqa: F401 - fixtures
     Phone,
     aws_credentials,
@@ -127,3 +130,28 @@ def test_damage_is_reported_both_ways_with_exit_code_1(installation: Services) -
     assert quick.exit_code == 1
     assert "problems: 2 missing, 1 wrong size, 0 wrong sha256, 2 orphan" in quick.stdout
     assert "(size only)" in quick.stdout
+
+
+def test_a_drafts_files_count_until_the_draft_is_replaced(installation: Services, client, manager) -> None:  # noqa: ANN001, F811
+    """The media and spreadsheets of versions and drafts are referenced; a replaced draft's files that
+    nothing else names are orphans (blobs are shared by hash, so the draft leaves them in the store)."""
+    def draft(body: bytes) -> None:
+        sent = client.post("/v1/projects/1/forms/draft_files/draft", data=body, content_type=XLSX, headers=manager)
+        assert sent.status_code == 200, sent.json
+
+    assert create(client, manager, workbook("draft_files", "1")).status_code == 200
+    assert upload(client, manager, "draft_files", "villages.csv", VILLAGES_CSV).status_code == 200
+    assert check_media(installation.sessions, installation.store).ok  # the draft's spreadsheet and CSV
+    assert client.post("/v1/projects/1/forms/draft_files/draft/publish", headers=manager).status_code == 200
+    assert check_media(installation.sessions, installation.store).ok  # now the version's
+
+    second, csv = workbook("draft_files", "2"), VILLAGES_CSV + "150102001003,三村\n".encode()
+    draft(second)
+    assert upload(client, manager, "draft_files", "villages.csv", csv).status_code == 200
+    assert check_media(installation.sessions, installation.store).ok
+    draft(workbook("draft_files", "3", [["type", "name", "label"], ["integer", "members", "Members"]]))
+    report = check_media(installation.sessions, installation.store)
+    assert {(p.kind, p.key) for p in report.problems} == {
+        ("orphan", blob_key(hashlib.sha256(csv).hexdigest())),
+        ("orphan", blob_key(hashlib.sha256(second).hexdigest())),
+    }

@@ -69,6 +69,11 @@ FORM = V1 + "/forms/house_appraisal"
 ASSIGNMENT = {"measure": "housing_repair", "unit": "察素齐镇政府", "person": "李四", "deadline": "2030-06-30"}
 
 
+def _forms(method: str, url: Callable[[Target], str], **options: object) -> Rule:
+    """A call that changes a form, its draft or its state: form.manage over the whole project."""
+    return Rule(method, url, "form.manage", whole_project=True, **options)  # type: ignore[arg-type]
+
+
 def _p(template: str) -> Callable[[Target], str]:
     return lambda t: template.format(p=t.project, s=t.submission, h=t.household, e=t.entity, f=t.flag,
                                      a=quote(t.attachment), k=t.token, sha=t.sha256, d=t.draft_token,
@@ -173,20 +178,20 @@ RULES: dict[str, Rule] = {
     "app_users.change_area": Rule("PATCH", _p(V1 + "/app-users/999"), "admin", whole_project=True, missing=True,
                                   body={"area": VILLAGE_A}),
     "app_users.revoke": Rule("DELETE", _p(V1 + "/app-users/999"), "admin", whole_project=True, missing=True),
-    # Central's forms API: reading versions is for readers, changing forms for form.manage (any area: a form
-    # is the project's). Calls that would change what later rows read name a missing form or file instead.
-    "forms_api.create": Rule("POST", _p(V1 + "/forms"), "form.manage", body={"not": "a form"}),
-    "forms_api.update": Rule("PATCH", _p(FORM), "form.manage", body={"state": "open"}),
+    # Central's forms API: reading versions is for readers, changing forms (_forms) for form.manage over the whole
+    # project, as a form is the project's and not an area's. Calls that would change what later rows read name a
+    # missing form or file instead.
+    "forms_api.create": _forms("POST", _p(V1 + "/forms"), body={"not": "a form"}),
+    "forms_api.update": _forms("PATCH", _p(FORM), body={"state": "open"}),
     "forms_api.versions": Rule("GET", _p(FORM + "/versions"), "submission.read"),
     "forms_api.spreadsheet": Rule("GET", _p(FORM + ".xlsx"), "submission.read", missing=True),  # came from the CLI
-    "forms_api.set_draft": Rule("POST", _p(V1 + "/forms/no_such_form/draft"), "form.manage", missing=True),
-    "forms_api.draft": Rule("GET", _p(FORM + "/draft"), "form.manage"),
-    "forms_api.draft_xml": Rule("GET", _p(FORM + "/draft.xml"), "form.manage"),
-    "forms_api.draft_attachments": Rule("GET", _p(FORM + "/draft/attachments"), "form.manage"),
-    "forms_api.upload_attachment": Rule("POST", _p(FORM + "/draft/attachments/no_such.csv"), "form.manage",
-                                        missing=True),
-    "forms_api.publish": Rule("POST", _p(FORM + "/draft/publish"), "form.manage"),  # 409: that version exists
-    "forms_api.delete_draft": Rule("DELETE", _p(V1 + "/forms/no_such_form/draft"), "form.manage", missing=True),
+    "forms_api.set_draft": _forms("POST", _p(V1 + "/forms/no_such_form/draft"), missing=True),
+    "forms_api.draft": _forms("GET", _p(FORM + "/draft")),
+    "forms_api.draft_xml": _forms("GET", _p(FORM + "/draft.xml")),
+    "forms_api.draft_attachments": _forms("GET", _p(FORM + "/draft/attachments")),
+    "forms_api.upload_attachment": _forms("POST", _p(FORM + "/draft/attachments/no_such.csv"), missing=True),
+    "forms_api.publish": _forms("POST", _p(FORM + "/draft/publish")),  # 409: that version exists
+    "forms_api.delete_draft": _forms("DELETE", _p(V1 + "/forms/no_such_form/draft"), missing=True),
     "metrics.metrics": Rule("GET", _p("/metrics"), "admin", whole_project=True),
     # -- pages ----------------------------------------------------------------------------------------
     "workspace.project": Rule("GET", _p("/projects/{p}"), "form.read", client="page"),
@@ -221,16 +226,19 @@ RULES: dict[str, Rule] = {
                                missing=True),
     "admin.forms": Rule("GET", _p("/projects/{p}/forms"), "admin", client="page"),
     "admin.change_form": Rule("POST", _p("/projects/{p}/forms/house_appraisal"), "admin", client="page",
-                              body={"state": "open"}),
-    "form_design.upload_page": Rule("GET", _p("/projects/{p}/form-upload"), "form.manage", client="page"),
-    "form_design.upload": Rule("POST", _p("/projects/{p}/form-upload"), "form.manage", client="page"),  # no file
-    "form_design.draft": Rule("GET", _p("/projects/{p}/form-upload/house_appraisal"), "form.manage", client="page"),
-    "form_design.upload_media": Rule("POST", _p("/projects/{p}/form-upload/house_appraisal/media/admin.csv"),
-                                     "form.manage", client="page"),  # no file: 400
-    "form_design.publish": Rule("POST", _p("/projects/{p}/form-upload/house_appraisal/publish"), "form.manage",
-                                client="page"),  # refused (the version exists), back to the draft
-    "form_design.preview": Rule("GET", _p("/projects/{p}/form-upload/house_appraisal/preview"), "form.manage",
-                                client="page"),
+                              body={"state": "open"}, whole_project=True),
+    "form_design.upload_page": _forms("GET", _p("/projects/{p}/form-upload"), client="page"),
+    "form_design.upload": _forms("POST", _p("/projects/{p}/form-upload"), client="page"),  # no file
+    "form_design.draft": _forms("GET", _p("/projects/{p}/form-upload/house_appraisal"), client="page"),
+    "form_design.upload_media": _forms("POST", _p("/projects/{p}/form-upload/house_appraisal/media/admin.csv"),
+                                       client="page"),  # no file: 400
+    # refused (the version exists), back to the draft
+    "form_design.publish": _forms("POST", _p("/projects/{p}/form-upload/house_appraisal/publish"), client="page"),
+    "form_design.preview": _forms("GET", _p("/projects/{p}/form-upload/house_appraisal/preview"), client="page"),
+    "form_design.try_form": _forms("GET", _p("/projects/{p}/form-upload/house_appraisal/try"), client="page"),
+    "form_design.try_xml": _forms("GET", _p("/projects/{p}/form-upload/house_appraisal/try/form.xml"), client="page"),
+    "form_design.try_media": _forms("GET", _p("/projects/{p}/form-upload/house_appraisal/try/media/admin.csv"),
+                                    client="page"),
     "photos.original": Rule("GET", _p("/projects/{p}/photos/{sha}"), "submission.read", client="page",
                             in_area=True),
     "ledger_pages.dashboard": Rule("GET", _p("/projects/{p}/ledger"), "ledger.read", client="page"),

@@ -145,3 +145,16 @@ def test_preview_shows_the_rules_and_a_reused_version_is_refused_with_the_reason
 
     wrong = _post_file(client, "/projects/1/form-upload", token, "notes.txt", b"not a form")
     assert wrong.status_code == 400 and "XLSX" in wrong.get_data(as_text=True)
+
+
+def test_a_manager_of_a_township_gets_neither_the_menu_entry_nor_the_page(app, accounts) -> None:  # noqa: ANN001
+    """Forms are the whole project's: a township's manager publishes nothing for the other townships."""
+    client = signed_in(app, "manager", "township_a")
+    home = client.get("/projects/1/households").get_data(as_text=True)
+    assert "/projects/1/form-upload" not in home
+    refused = client.get("/projects/1/form-upload")
+    assert refused.status_code == 403 and "不允许" in refused.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)
+    posted = client.post("/projects/1/form-upload", data={"csrf_token": token, "file": (io.BytesIO(workbook()),
+                                                                                         "village_check.xlsx")})
+    assert posted.status_code == 403

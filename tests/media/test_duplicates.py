@@ -133,6 +133,27 @@ def test_probes_are_keys_a_stored_photo_can_have(labelled: tuple[list[LabelledPh
     assert set(swapped) <= {0, 2} and swapped.count(2) > 0.95 * len(views)
 
 
+def test_brightened_copies_share_a_key_with_their_source(
+    labelled: tuple[list[LabelledPhoto], list[Fingerprint]],
+) -> None:
+    """A brightened copy's highlights are clipped, so its keys move; the original is also filed under its
+    core brightened (media/views.py, BRIGHTENED), and those keys are the ones the copies find."""
+    photos, fps = labelled
+    original = {p.original: fps[i] for i, p in enumerate(photos) if p.alteration is None}
+    shared, plain_only = [], []
+    for photo, fp in zip(photos, fps, strict=True):
+        if photo.alteration not in ("brighten", "combined"):
+            continue
+        source = original[photo.original]
+        assert len(source.stored) in (6, 12)  # 3 zooms, as it is and brightened (twice when framed)
+        plain_rows = {v.key for v in source.stored[:3]} | {v.key for v in source.stored[6:9]}
+        shared.append(bool(set(fp.lookup_keys()) & {key for key, _ in source.index_rows()}))
+        plain_only.append(bool(set(fp.lookup_keys()) & plain_rows))
+    assert len(shared) == 80
+    assert sum(shared) >= 79, f"{len(shared) - sum(shared)} copies share no key with their source"
+    assert sum(shared) > sum(plain_only)
+
+
 LOOK_ALIKES = 60
 assert CANDIDATES * 4 < LOOK_ALIKES < SHORTLIST
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
-from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set
+from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set, make_photo_family, scenes_for
 from media.duplicates import (
     CANDIDATES,
     SHORTLIST,
@@ -133,25 +133,21 @@ def test_probes_are_keys_a_stored_photo_can_have(labelled: tuple[list[LabelledPh
     assert set(swapped) <= {0, 2} and swapped.count(2) > 0.95 * len(views)
 
 
-def test_brightened_copies_share_a_key_with_their_source(
-    labelled: tuple[list[LabelledPhoto], list[Fingerprint]],
-) -> None:
-    """A brightened copy's highlights are clipped, so its keys move; the original is also filed under its
-    core brightened (media/views.py, BRIGHTENED), and those keys are the ones the copies find."""
-    photos, fps = labelled
-    original = {p.original: fps[i] for i, p in enumerate(photos) if p.alteration is None}
-    shared, plain_only = [], []
-    for photo, fp in zip(photos, fps, strict=True):
-        if photo.alteration not in ("brighten", "combined"):
-            continue
-        source = original[photo.original]
-        assert len(source.stored) in (6, 12)  # 3 zooms, as it is and brightened (twice when framed)
-        plain_rows = {v.key for v in source.stored[:3]} | {v.key for v in source.stored[6:9]}
-        shared.append(bool(set(fp.lookup_keys()) & {key for key, _ in source.index_rows()}))
-        plain_only.append(bool(set(fp.lookup_keys()) & plain_rows))
-    assert len(shared) == 2 * len(original) > 90
-    assert sum(shared) >= len(shared) - 1, f"{len(shared) - sum(shared)} copies share no key with their source"
-    assert sum(shared) > sum(plain_only)
+BRIGHTENED_FAMILIES = (14, 29, 36)  # mild-set scenes (seed 20240501) whose brightened copy lost its keys
+
+
+def test_brightened_copies_are_found_through_the_brightened_keys(tmp_path: Path) -> None:
+    """Three photos of the mild set whose brightened copy (highlights clipped) shares no key with the
+    photo's plain core: the keys of its core brightened (media/views.py, BRIGHTENED) are the ones found."""
+    scenes = scenes_for(40, 20240501)
+    for index in BRIGHTENED_FAMILIES:
+        family = make_photo_family(tmp_path, index, scenes[index], 20240501)
+        original = fingerprint(family[0].path)
+        copy = fingerprint(next(p for p in family if p.alteration == "brighten").path)
+        assert len(original.stored) == 6  # 3 zooms, as it is and brightened
+        looked_up = set(copy.lookup_keys())
+        assert not looked_up & {view.key for view in original.stored[:3]}
+        assert looked_up & {key for key, _ in original.index_rows()}
 
 
 LOOK_ALIKES = 60

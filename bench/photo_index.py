@@ -8,7 +8,7 @@ Run from the repository root:
 A province collects about 1.5 million photos a year. The lookup must stay an index lookup, never a scan of
 every fingerprint, so this fills ``photo_checks`` and ``photo_keys`` (migrated schema, the job's own row
 shapes) with synthetic fingerprints with realistic keys: each copies the views of a real fingerprint (one of
-six drawn scenes, bench/photo_scenes.py: its 6 stored keys, its 42 guesses and their probes, which of them
+six drawn scenes, bench/photo_scenes.py: its stored keys, its 42 guesses and their probes, which of them
 share a key) with the bits of each key half permuted at random, so every key stays balanced (four ones per
 half, one of the 4,900 values media/views.py makes) and is uniform over those values; hashes and fine
 hashes are random (the accuracy of real images is bench/photo_reuse.py's business). Then, for

@@ -11,8 +11,7 @@ Three stages, each measured on the labelled sets (docs/media.md section 4, docs/
 1. **Fingerprint** (``fingerprint``), once per photo. The *hash variants*: pHash and dHash of the whole
    picture and of its central 70 %, a 4 x 4 chroma grid and a colour hash, once more inside a detected
    uniform frame (a border). The *view keys* (media/views.py): 16-bit keys of the photo's core region,
-   filed under 6 keys (3 zooms, as it is and brightened), looked up under 42 guesses of mirror, tilt and crop
-   (about 25 distinct keys). The picture's size.
+   filed under 3 keys, looked up under 42 guesses of mirror, tilt and crop (about 30 distinct keys). The picture's size.
 2. **Candidate lookup** (``DuplicateIndex`` in memory; the ``photo_keys`` table in the database): the
    stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
    64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.
@@ -387,11 +386,11 @@ def view_distance(new: Fingerprint, stored: Fingerprint) -> int:
 def view_distances(new: Fingerprint, others: Sequence[Fingerprint]) -> np.ndarray:
     """For each of ``others``, the fine-hash distance of its views to ``new``'s, in both directions.
 
-    Each of the other's stored views (its core at three zooms, plain and brightened) is matched to the
-    nearest of ``new``'s guesses (mirror, tilt, crop scale), and each of ``new``'s stored views to the
-    nearest of the other's guesses; the best ``AGREEING_VIEWS`` of each direction are summed (0 .. 256).
-    The same photo agrees at several zooms and either way round (the original's zoomed-in guess is the
-    copy's core); a look-alike scene matches one view by chance, seldom four.
+    Each of the other's stored views (its core at three zooms) is matched to the nearest of ``new``'s
+    guesses (mirror, tilt, crop scale), and each of ``new``'s stored views to the nearest of the other's
+    guesses; the best ``AGREEING_VIEWS`` of each direction are summed (0 .. 256). The same photo agrees
+    at several zooms and either way round (the original's zoomed-in guess is the copy's core); a
+    look-alike scene matches one view by chance, seldom four.
     """
     mine_stored, mine_query = _fines(new.stored), _fines(new.query)
     result = np.empty(len(others), dtype=np.int64)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
-from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set, make_photo_family, scenes_for
+from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set
 from media.duplicates import (
     CANDIDATES,
     SHORTLIST,
@@ -131,23 +131,6 @@ def test_probes_are_keys_a_stored_photo_can_have(labelled: tuple[list[LabelledPh
             assert ((value >> 8).bit_count(), (value & 0xFF).bit_count()) == (4, 4), f"{value:016b}"
     swapped = [(view.key ^ view.probe).bit_count() for view in views]
     assert set(swapped) <= {0, 2} and swapped.count(2) > 0.95 * len(views)
-
-
-BRIGHTENED_FAMILIES = (14, 29, 36)  # mild-set scenes (seed 20240501) whose brightened copy lost its keys
-
-
-def test_brightened_copies_are_found_through_the_brightened_keys(tmp_path: Path) -> None:
-    """Three photos of the mild set whose brightened copy (highlights clipped) shares no key with the
-    photo's plain core: the keys of its core brightened (media/views.py, BRIGHTENED) are the ones found."""
-    scenes = scenes_for(40, 20240501)
-    for index in BRIGHTENED_FAMILIES:
-        family = make_photo_family(tmp_path, index, scenes[index], 20240501)
-        original = fingerprint(family[0].path)
-        copy = fingerprint(next(p for p in family if p.alteration == "brighten").path)
-        assert len(original.stored) == 6  # 3 zooms, as it is and brightened
-        looked_up = set(copy.lookup_keys())
-        assert not looked_up & {view.key for view in original.stored[:3]}
-        assert looked_up & {key for key, _ in original.index_rows()}
 
 
 LOOK_ALIKES = 60

@@ -7,13 +7,17 @@ Run from the repository root:
 
 A province collects about 1.5 million photos a year. The lookup must stay an index lookup, never a scan of
 every fingerprint, so this fills ``photo_checks`` and ``photo_keys`` (migrated schema, the job's own row
-shapes) with synthetic fingerprints: random hashes, 3 stored view keys each, uniform over the 16-bit key
-space (the accuracy of real images is bench/photo_reuse.py's business). Then, for ``--lookups`` new
-photos, it runs the ``photos`` job's own lookup, ``sync.evidence.reuse._similar_blobs``: the indexed
-``photo_keys`` query for the ~50 guesses, the shortlist's fingerprints, the hash scores and the verdicts
-(no keypoints: synthetic photos have none; their cost per candidate is bench/photo_reuse.py's). Reported:
-milliseconds per lookup (median and p95), rows the key query returns, and the database size per million
-photos (SQLite: the file; PostgreSQL: ``pg_total_relation_size`` of both tables).
+shapes) with synthetic fingerprints with realistic keys: each copies the views of a real fingerprint (one of
+six drawn scenes, bench/photo_scenes.py: its stored keys, its 42 guesses and their probes, which of them
+share a key) with the bits of each key half permuted at random, so every key stays balanced (four ones per
+half, one of the 4,900 values media/views.py makes) and is uniform over those values; hashes and fine
+hashes are random (the accuracy of real images is bench/photo_reuse.py's business). Then, for
+``--lookups`` new photos, it runs the ``photos`` job's own lookup, ``sync.evidence.reuse._similar_blobs``:
+the indexed ``photo_keys`` query for the ~20 distinct keys of the guesses, the shortlist's fingerprints,
+the hash scores and the verdicts (no keypoints: synthetic photos have none; their cost per candidate is
+bench/photo_reuse.py's). Reported: milliseconds per lookup (median and p95), wall and CPU, rows the key
+query returns, and the database size per million photos (SQLite: the file; PostgreSQL:
+``pg_total_relation_size`` of both tables).
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, insert, select, text
 
+from bench.photo_scenes import KINDS, Scene, render
 from bench.registry import Databases
-from media.duplicates import FINGERPRINT_VERSION, Fingerprint, Hashes
+from media.duplicates import FINGERPRINT_VERSION, Fingerprint, fingerprint_image
 from media.store import BlobNotFound
-from media.views import ViewKey
 from sync.db.engine import make_engine, make_session_factory
 from sync.db.migrate import upgrade
 from sync.db.models import PhotoCheck, PhotoKey, utcnow
@@ -45,37 +49,76 @@ from sync.evidence.reuse import _similar_blobs
 BATCH = 20_000
 
 
-def synthetic(rng: np.random.Generator) -> Fingerprint:
-    """A fingerprint with the shape of a real one: one variant, 3 stored and 42 query view keys."""
-    words = rng.integers(0, 1 << 63, 4, dtype=np.int64).tolist()
-    variant = Hashes(
-        *(int(w) for w in words), int(rng.integers(0, 1 << 42)), rng.integers(0, 256, 32, np.uint8).tobytes()
-    )
-
-    def view() -> ViewKey:
-        key = int(rng.integers(0, 1 << 16))
-        return ViewKey(key, key ^ (1 << int(rng.integers(0, 16))), int(rng.integers(0, 1 << 63)))
-
-    return Fingerprint((variant,), tuple(view() for _ in range(3)), tuple(view() for _ in range(42)), (1600, 1200))
+_VARIANT_BYTES = 70  # one Hashes variant packed (media/duplicates.py)
+_VIEW_DTYPE = np.dtype([("key", ">u2"), ("probe", ">u2"), ("fine", ">u8")])  # Fingerprint.to_string's view
 
 
-def fill(engine, count: int, start: int, seed: int) -> None:  # noqa: ANN001
-    """Store ``count`` synthetic photos, made in bulk with numpy: the same bytes ``Fingerprint.to_string``
-    writes (one variant, 3 stored and 42 query views), the same rows ``photo_check`` adds."""
-    rng = np.random.default_rng([seed, start])
+def templates() -> list[Fingerprint]:
+    """Real fingerprints, one per kind of scene of the labelled sets (bench/photo_scenes.py): the shape the
+    synthetic ones copy (how many stored views and guesses, which of them share a key, their probes)."""
+    return [fingerprint_image(render(Scene(kind, 20240501 + number))) for number, kind in enumerate(KINDS)]
+
+
+def _view_array(fp: Fingerprint) -> np.ndarray:
+    """(views, 3) uint64: key, probe, fine of the stored views, then of the guesses."""
+    return np.array([tuple(v) for v in (*fp.stored, *fp.query)], dtype=np.uint64)
+
+
+def _relabel(keys: np.ndarray, permutations: np.ndarray) -> np.ndarray:
+    """Each row's 16-bit keys with the bits of each 8-bit half permuted by that row's permutations
+    (rows x 2 x 8): a balanced key (four ones per half, as media/views.py makes them) stays balanced, a
+    probe stays one swap away from its key, and over random permutations every key is uniform over the
+    4,900 balanced values."""
+    bits = (keys[..., None] >> np.arange(15, -1, -1, dtype=np.uint64)) & np.uint64(1)  # rows x views x 16
+    moved = np.zeros_like(bits)
+    for half in (0, 1):
+        target = permutations[:, half, :] + 8 * half  # rows x 8: where bit i of the half goes
+        rows = np.arange(len(keys))[:, None, None]
+        views = np.arange(keys.shape[1])[None, :, None]
+        moved[rows, views, target[:, None, :]] = bits[:, :, 8 * half : 8 * half + 8]
+    return (moved << np.arange(15, -1, -1, dtype=np.uint64)).sum(axis=2).astype(np.uint64)
+
+
+def synthetic_batch(rng: np.random.Generator, shapes: list[Fingerprint], size: int) -> list[bytes]:
+    """``size`` fingerprint strings' raw bytes with realistic keys: each copies a template's views with its
+    key bits relabelled at random (``_relabel``), random fine hashes and random hash variants."""
     head = bytes([FINGERPRINT_VERSION, 1])
-    tail = struct.pack(">HHBB", 1600, 1200, 3, 42)
+    out = []
+    chosen = rng.integers(0, len(shapes), size)
+    for number, shape in enumerate(shapes):
+        rows = np.flatnonzero(chosen == number)
+        if not len(rows):
+            continue
+        views = np.repeat(_view_array(shape)[None], len(rows), axis=0)
+        permutations = np.argsort(rng.random((len(rows), 2, 8)), axis=2)
+        views[:, :, 0] = _relabel(views[:, :, 0], permutations)
+        views[:, :, 1] = _relabel(views[:, :, 1], permutations)
+        views[:, :, 2] = rng.integers(0, 1 << 63, views.shape[:2], dtype=np.int64).astype(np.uint64) << np.uint64(1)
+        variants = rng.integers(0, 256, (len(rows), _VARIANT_BYTES), dtype=np.uint8)
+        tail = struct.pack(">HHBB", 1600, 1200, len(shape.stored), len(shape.query))
+        packed = np.empty(views.shape[:2], dtype=_VIEW_DTYPE)
+        packed["key"], packed["probe"], packed["fine"] = views[:, :, 0], views[:, :, 1], views[:, :, 2]
+        for row in range(len(rows)):
+            out.append((int(rows[row]), head + variants[row].tobytes() + tail + packed[row].tobytes()))
+    return [raw for _, raw in sorted(out)]
+
+
+def synthetic(rng: np.random.Generator, shapes: list[Fingerprint]) -> Fingerprint:
+    """One synthetic fingerprint (a new photo to look up), made as ``fill`` makes the stored ones."""
+    return Fingerprint.from_string(base64.urlsafe_b64encode(synthetic_batch(rng, shapes, 1)[0]).decode("ascii"))
+
+
+def fill(engine, count: int, start: int, seed: int, shapes: list[Fingerprint]) -> None:  # noqa: ANN001
+    """Store ``count`` synthetic photos: the bytes ``Fingerprint.to_string`` writes, the rows ``photo_check``
+    adds."""
+    rng = np.random.default_rng([seed, start])
     with engine.begin() as connection:
         for offset in range(0, count, BATCH):
             size = min(BATCH, count - offset)
-            variants = rng.integers(0, 256, (size, 76), dtype=np.uint8)
-            views = rng.integers(0, 256, (size, 45, 12), dtype=np.uint8)
-            keys16 = views[:, :3, 0].astype(np.int64) << 8 | views[:, :3, 1]
-            fines = views[:, :3, 4:12].copy().view(">u8")[..., 0].astype(np.uint64)
             checks, keys = [], []
-            for row in range(size):
+            for row, raw in enumerate(synthetic_batch(rng, shapes, size)):
                 number = start + offset + row + 1
-                raw = head + variants[row].tobytes() + tail + views[row].tobytes()
+                text_value = base64.urlsafe_b64encode(raw).decode("ascii")
                 checks.append(
                     {
                         "id": number,
@@ -84,7 +127,7 @@ def fill(engine, count: int, start: int, seed: int) -> None:  # noqa: ANN001
                         "image_format": "JPEG",
                         "width": 1600,
                         "height": 1200,
-                        "fingerprint": {"value": base64.urlsafe_b64encode(raw).decode("ascii")},
+                        "fingerprint": {"value": text_value},
                         "thumbnails": {
                             "256": f"thumbnails/256/{number:064x}",
                             "1024": f"thumbnails/1024/{number:064x}",
@@ -93,8 +136,8 @@ def fill(engine, count: int, start: int, seed: int) -> None:  # noqa: ANN001
                         "checked_at": utcnow(),
                     }
                 )
-                rows = {(int(k), int(f)) for k, f in zip(keys16[row], fines[row], strict=True)}
-                keys += [{"key": k, "fine": _signed(f), "photo_check_id": number} for k, f in rows]
+                fp = Fingerprint.from_string(text_value)
+                keys += [{"key": k, "fine": _signed(f), "photo_check_id": number} for k, f in fp.index_rows()]
             connection.execute(insert(PhotoCheck), checks)
             connection.execute(insert(PhotoKey), keys)
 
@@ -110,12 +153,12 @@ class _NoStore:
         raise BlobNotFound(key)
 
 
-def measure(engine, lookups: int, seed: int, total: int) -> dict:  # noqa: ANN001
+def measure(engine, lookups: int, seed: int, total: int, shapes: list[Fingerprint]) -> dict:  # noqa: ANN001
     factory = make_session_factory(engine)
     rng = np.random.default_rng([seed, 99])
     times, rows, cpu_times = [], [], []
     for number in range(lookups):
-        fp = synthetic(rng)
+        fp = synthetic(rng, shapes)
         with factory() as session:
             check = PhotoCheck(
                 id=total + number + 1,
@@ -173,6 +216,7 @@ def main() -> None:
     sizes = [int(v) for v in args.sizes.split(",")]
     names = args.database.split(",")
     databases = Databases(names)
+    shapes = templates()
     results = []
     try:
         for database in names:
@@ -184,7 +228,7 @@ def main() -> None:
             stored = 0
             for size in sizes:
                 started = time.perf_counter()
-                fill(engine, size - stored, stored, args.seed)
+                fill(engine, size - stored, stored, args.seed, shapes)
                 filled = time.perf_counter() - started
                 stored = size
                 if database == "postgresql":
@@ -192,7 +236,7 @@ def main() -> None:
                         connection.execute(text("ANALYZE photo_checks"))
                         connection.execute(text("ANALYZE photo_keys"))
                 row = {"database": database, "stored": size, "fill_seconds": filled}
-                row.update(measure(engine, args.lookups, args.seed, size))
+                row.update(measure(engine, args.lookups, args.seed, size, shapes))
                 row["mb_per_million"] = size_bytes(engine, database, path) / size * 1e6 / 2**20
                 results.append(row)
                 print(json.dumps(row), flush=True)

@@ -5,8 +5,8 @@ baseline, appraisal, water survey and income check with the server's re-derived 
 profile and parameter version that derived it. Only counted records (not rejected) by default, approved
 only with ``approved=true``. The codebook lists every variable with its labels (zh-CN, English), type,
 unit, codes and their labels (read from the XLSForms' choice lists) and where it comes from, so the file
-explains itself. Every table is read straight from SQL in one snapshot; no XML is parsed. One module
-because the tables' columns, the codebook that describes them and the three writers (XLSX, CSV ZIP,
+explains itself. Every table is read straight from SQL in one snapshot; no XML is parsed.
+One module because the tables' columns, the codebook that describes them and the three writers (XLSX, CSV ZIP,
 Parquet) read the same column list: split apart, a new column would have to be added in several places.
 """
 

@@ -13,6 +13,12 @@ hundreds of megabytes. Here the parts are read with Werkzeug's sans-IO multipart
 
 The sha256 and md5 are computed as the bytes arrive, so the blob store never re-reads a file to learn its
 key, and a spooled file on the same filesystem can be renamed into the local store instead of copied.
+
+Werkzeug's decoder compiles two regular expressions for every boundary, and okhttp (Collect) writes a new
+random boundary per request, so each submission paid for two compilations (7 % of a submission's CPU in
+the profile, docs/performance.md "Ingestion"). :class:`_Decoder` finds the boundary with ``bytes.find`` and
+checks what must come before and after it with patterns compiled once; it accepts exactly what Werkzeug's
+patterns accept (tests/protocol/test_uploads.py compares the two on generated bodies).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +35,7 @@ from flask import Request
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData, State
 
 from sync.errors import NotMultipart, TooLarge
 
@@ -131,6 +138,72 @@ class HashingSpool(io.RawIOBase):
             self.path.unlink()
 
 
+# What may follow ``--boundary`` (group 1): the closing ``--``, or the end of the line; horizontal white space
+# allowed before it. Werkzeug's patterns, without the boundary (werkzeug/sansio/multipart.py).
+_AFTER_BOUNDARY = re.compile(rb"(--[^\S\n\r]*(?:\r\n|\n|\r)?|[^\S\n\r]*(?:\r\n|\n|\r))")
+
+
+class _BoundaryMatch:
+    """The parts of an ``re.Match`` the decoder reads."""
+
+    __slots__ = ("_end", "_start", "_tail")
+
+    def __init__(self, start: int, end: int, tail: bytes) -> None:
+        self._start, self._end, self._tail = start, end, tail
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def group(self, _index: int) -> bytes:
+        return self._tail
+
+
+class _BoundaryPattern:
+    """``re.compile(LINE_BREAK + b"--" + re.escape(boundary) + tail)``'s ``search``, with nothing compiled per
+    boundary. The line break before the delimiter is optional before the first boundary (the preamble)."""
+
+    def __init__(self, boundary: bytes, *, line_break_optional: bool) -> None:
+        self._delimiter = b"--" + boundary
+        self._optional = line_break_optional
+
+    def search(self, buffer: bytes | bytearray, pos: int = 0) -> _BoundaryMatch | None:
+        find_from = pos
+        while (at := buffer.find(self._delimiter, find_from)) >= 0:
+            find_from = at + 1
+            if at - 2 >= pos and buffer[at - 2 : at] == b"\r\n":
+                start = at - 2
+            elif at - 1 >= pos and buffer[at - 1] in (10, 13):  # \n or \r alone
+                start = at - 1
+            elif self._optional:
+                start = at
+            else:
+                continue
+            tail = _AFTER_BOUNDARY.match(buffer, at + len(self._delimiter))
+            if tail is not None:
+                return _BoundaryMatch(start, tail.end(), tail.group(1))
+        return None
+
+
+class _Decoder(MultipartDecoder):
+    """Werkzeug's decoder with its two per-boundary patterns replaced by :class:`_BoundaryPattern`."""
+
+    def __init__(self, boundary: bytes, max_form_memory_size: int | None = None) -> None:
+        # MultipartDecoder.__init__'s attributes, without its two re.compile calls.
+        self.buffer = bytearray()
+        self.complete = False
+        self.max_form_memory_size = max_form_memory_size
+        self.max_parts = None
+        self.state = State.PREAMBLE
+        self.boundary = boundary
+        self.preamble_re = _BoundaryPattern(boundary, line_break_optional=True)
+        self.boundary_re = _BoundaryPattern(boundary, line_break_optional=False)
+        self._search_position = 0
+        self._parts_decoded = 0
+
+
 class _BoundedFormDataParser(FormDataParser):
     def _parse_multipart(
         self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str]
@@ -146,7 +219,7 @@ def _read_parts(
     stream: IO[bytes], boundary: bytes, stream_factory: Any, content_length: int | None
 ) -> tuple[list[tuple[str, str]], list[tuple[str, FileStorage]]]:
     """Werkzeug's decoder, driven with this module's limits (see the module docstring)."""
-    decoder = MultipartDecoder(boundary, max_form_memory_size=CHUNK + MAX_HEADER_BYTES)
+    decoder = _Decoder(boundary, max_form_memory_size=CHUNK + MAX_HEADER_BYTES)
     fields: list[tuple[str, str]] = []
     files: list[tuple[str, FileStorage]] = []
     part: Field | File | None = None

@@ -63,10 +63,12 @@ def require(permission: str, project_id: int, token: str | None) -> Actor:
     An unknown project is a 404, as in Central, rather than an empty list or a 204 for a project that is not
     there. An app user (a phone) acts within its own area; a named account within its membership's."""
     actor = authenticate(token)
-    if get_project(db(), project_id) is None:
+    # An app user's own project exists (projects are never deleted), so a phone's requests skip the look-up.
+    own_project = actor.kind == "app_user" and actor.project_id == project_id
+    if not own_project and get_project(db(), project_id) is None:
         raise NotFound(f"There is no project {project_id}.")
     if actor.kind == "app_user":
-        if actor.project_id != project_id:
+        if not own_project:
             raise Forbidden("This app user belongs to another project.")
         scope = Scope(project_id=project_id, role=APP_USER, area=actor.area or "")
     else:

@@ -137,16 +137,76 @@ def create_app_user(session: Session, project: Project, display_name: str) -> Ap
     return app_user
 
 
-def app_user_for_token(session: Session, token: str) -> AppUser | None:
-    """The live app user holding ``token``; None for unknown or revoked tokens."""
-    app_user = session.scalar(select(AppUser).where(AppUser.token == token))
-    if app_user is None or app_user.revoked_at is not None:
+# A phone sends its token twice per submission (HEAD, then POST). Each live token is remembered in-process
+# for this long, so most requests need no query for it. The bound is honest: revoking a phone, or changing
+# its area, forgets the token at once in the process that does it (the API, the pages); another process
+# (a second `qingling serve --workers` child, the CLI) stops accepting it within these seconds. Unknown and
+# revoked tokens are never remembered.
+TOKEN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class LiveAppUser:
+    """What a request needs of the app user holding a token."""
+
+    id: int
+    project_id: int
+    area: str | None
+
+
+class _TokenCache:
+    def __init__(self, ttl: float = TOKEN_SECONDS, max_entries: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[LiveAppUser, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str, now: float) -> LiveAppUser | None:
+        entry = self._entries.get(token)
+        if entry is None or entry[1] <= now:
+            return None
+        return entry[0]
+
+    def put(self, token: str, app_user: LiveAppUser, now: float) -> None:
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[token] = (app_user, now + self._ttl)
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._entries.pop(token, None)
+
+
+_tokens = _TokenCache()
+
+
+def app_user_for_token(session: Session, token: str) -> LiveAppUser | None:
+    """The live app user holding ``token``; None for unknown or revoked tokens (see TOKEN_SECONDS)."""
+    now = time.monotonic()
+    known = _tokens.get(token, now)
+    if known is not None:
+        return known
+    row = session.execute(
+        select(AppUser.id, AppUser.project_id, AppUser.area).where(
+            AppUser.token == token, AppUser.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
         return None
-    return app_user
+    live = LiveAppUser(id=row.id, project_id=row.project_id, area=row.area)
+    _tokens.put(token, live, now)
+    return live
+
+
+def forget_token(token: str) -> None:
+    """The app user holding ``token`` was revoked or changed: this process reads it again next time."""
+    _tokens.forget(token)
 
 
 def revoke_app_user(session: Session, app_user: AppUser) -> None:
     app_user.revoked_at = utcnow()
+    forget_token(app_user.token)
     record(session, "app_user.revoke", subject=app_user.display_name, details={"app_user_id": app_user.id})
 
 

@@ -75,9 +75,52 @@ def test_revoked_token_gets_403(collect, services) -> None:
     from sync.db.engine import transaction
     from sync.db.models import AppUser
 
+    assert collect.form_list().status_code == 200  # the token is now remembered by this process ...
     with transaction(services.sessions) as session:
         revoke_app_user(session, session.scalars(select(AppUser)).one())
+    assert collect.form_list().status_code == 403  # ... and revoking it here forgets it at once
+
+
+def test_a_token_revoked_elsewhere_is_refused_within_the_cache_bound(collect, services) -> None:
+    """Another process revoking a phone (the CLI, another HTTP process) is seen after TOKEN_SECONDS at most."""
+    import time
+
+    from sqlalchemy import select, update
+
+    from sync.access.accounts import TOKEN_SECONDS, _tokens, app_user_for_token
+    from sync.db.engine import transaction
+    from sync.db.models import AppUser, utcnow
+
+    assert collect.form_list().status_code == 200
+    with transaction(services.sessions) as session:
+        token = session.scalars(select(AppUser.token)).one()
+        session.execute(update(AppUser).values(revoked_at=utcnow()))  # behind this process's back
+    assert _tokens.get(token, time.monotonic()) is not None  # still remembered, for at most TOKEN_SECONDS
+    assert _tokens.get(token, time.monotonic() + TOKEN_SECONDS) is None
+    _tokens.forget(token)  # what TOKEN_SECONDS passing does
+    with services.sessions() as session:
+        assert app_user_for_token(session, token) is None
     assert collect.form_list().status_code == 403
+
+
+def test_a_new_area_is_read_again_at_once(collect, services) -> None:
+    import time
+
+    from sqlalchemy import select
+
+    from sync.access.accounts import _tokens
+    from sync.access.areas import set_area
+    from sync.db.engine import transaction
+    from sync.db.models import AppUser
+
+    assert collect.form_list().status_code == 200
+    with transaction(services.sessions) as session:
+        app_user = session.scalars(select(AppUser)).one()
+        token = app_user.token
+        set_area(session, app_user.id, "150102001001")
+    assert _tokens.get(token, time.monotonic()) is None
+    assert collect.form_list().status_code == 200
+    assert _tokens.get(token, time.monotonic()).area == "150102001001"
 
 
 def test_account_url_challenges_a_bare_request(client, project) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.orm import Session
 
 from sync.db.models import Audit
@@ -31,6 +31,32 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+_INSERT_AUDIT = insert(Audit.__table__)
+
+
+def record_now(
+    session: Session,
+    action: str,
+    *,
+    subject: str | None = None,
+    details: dict | None = None,
+    user_id: int | None = None,
+    app_user_id: int | None = None,
+) -> None:
+    """``record`` as one INSERT at once, without an ORM object (ingestion's hot path)."""
+    session.execute(
+        _INSERT_AUDIT,
+        {
+            "action": action,
+            "subject": subject,
+            "details": details or {},
+            "actor_user_id": user_id,
+            "actor_app_user_id": app_user_id,
+            "submission_id": None,
+        },
+    )
 
 
 def audit_conditions(

@@ -6,6 +6,10 @@ blob is a lost photo. The caller commits once; a 201 is sent only after that com
 The cases follow ODK Central (docs/protocol.md §7.6, 7.7): a new instanceID creates a submission; the same
 instanceID with identical XML is an attachment upsert (how Collect sends big submissions in parts and
 retries); different XML is a 409; a deprecatedID makes a new version of the submission it names.
+
+One module because the cases share one transaction and one decision: which case applies decides which rows
+are written, and the new-instance hot path (Core INSERTs) and the ORM path of edits and resends write the
+same rows.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def original_response(key: str, *, sha256: str | None, etag: str | None, filenam
     """
     store = services().store
     seconds = services().settings.presigned_url_seconds
-    if store.presigned_url(key, expires=seconds) is not None:
+    if store.signs_urls:
         shown = checked_image_type(db(), sha256) or sniffed_type(key)
         url = store.presigned_url(key, expires=seconds, filename=filename,
                                   content_type=shown or "application/octet-stream",

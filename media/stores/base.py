@@ -50,6 +50,9 @@ class PartialWrite:
 class BlobStore(Protocol):
     """Where attachment bytes, form media, thumbnails and export files live, addressed by key."""
 
+    #: Whether ``presigned_url`` makes URLs (S3) or always answers None (a folder): asked before signing.
+    signs_urls: bool
+
     def put_path(
         self,
         key: str,

@@ -35,6 +35,8 @@ TEMP_MARK = ".tmp-"
 class LocalStore:
     """Blobs as files under ``root``; ``presigned_url`` is always None (the app streams them itself)."""
 
+    signs_urls = False
+
     def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = Path(root).absolute()
         if create:

@@ -41,6 +41,8 @@ class S3Store:
     parts (S3 needs at least 5 MiB per part), ``max_concurrency`` parts at a time.
     """
 
+    signs_urls = True
+
     def __init__(
         self,
         bucket: str,

@@ -28,7 +28,7 @@ from sync.ledger.dashboard import households_without_record, month_ends, page_ar
 from sync.ledger.export import prepare_ledger_export
 from sync.ledger.kinds import KINDS
 from sync.ledger.map import BoundaryFileError, load_boundaries, map_points
-from sync.ledger.queries import PAGE, area_counts, item_evidence, list_items
+from sync.ledger.queries import PAGE, area_counts, item_evidence, list_items, page_of_items
 
 bp = Blueprint("ledger_pages", __name__)
 
@@ -68,8 +68,7 @@ def items(project_id: int) -> str:
         overdue=request.args.get("overdue") == "1", assigned=request.args.get("assigned") == "1",
         closed_since=today.replace(day=1) if closed_month else None,
     )  # fmt: skip
-    found = list_items(db(), project_id, area, offset=(number - 1) * PAGE, limit=PAGE, **wanted)
-    more = len(found) == PAGE and bool(list_items(db(), project_id, area, offset=number * PAGE, limit=1, **wanted))
+    found, more = page_of_items(db(), project_id, area, number=number, size=PAGE, **wanted)
     filters = {k: v for k, v in request.args.items() if k not in ("area", "page") and v}
     measure_names = {m.code: _measure_label(m) for m in decisions.list_measures(db())}
     return page("web/ledger_items.html", area=area, items=found, kind_names=LEDGER_KINDS, state_names=LEDGER_STATES,

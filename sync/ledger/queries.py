@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
@@ -68,13 +69,43 @@ def list_items(
     limit: int = PAGE,
     offset: int = 0,
 ) -> list[ItemRow]:
-    """Items of the area, newest first; ``state`` ``active`` means not closed."""
+    """Items of the area, newest first, at most PAGE; ``state`` ``active`` means not closed."""
+    return _items(session, project_id, area, today=today, state=state, kind=kind, overdue=overdue,
+                  household=household, item_id=item_id, closed_since=closed_since, assigned=assigned,
+                  limit=min(max(limit, 1), PAGE), offset=offset)  # fmt: skip
+
+
+def page_of_items(
+    session: Session, project_id: int, area: str, *, number: int, size: int = PAGE, **filters: Any
+) -> tuple[list[ItemRow], bool]:
+    """Page ``number`` (from 1) of ``list_items`` with ``size`` items, and whether a later page has any:
+    one query, asking for one item more than it shows."""
+    found = _items(session, project_id, area, limit=size + 1, offset=(number - 1) * size, **filters)
+    return found[:size], len(found) > size
+
+
+def _items(
+    session: Session,
+    project_id: int,
+    area: str,
+    *,
+    today: date,
+    state: str | None = None,
+    kind: str | None = None,
+    overdue: bool = False,
+    household: str | None = None,
+    item_id: int | None = None,
+    closed_since: date | None = None,
+    assigned: bool = False,
+    limit: int,
+    offset: int = 0,
+) -> list[ItemRow]:
     query = (
         select(LedgerItem, Household.code, Household.label)
         .join(Household, Household.id == LedgerItem.household_id)
         .where(*scope_of(project_id, check_area(area)))
         .order_by(LedgerItem.opened_on.desc(), LedgerItem.id.desc())
-        .limit(min(max(limit, 1), PAGE))
+        .limit(limit)
         .offset(max(offset, 0))
     )
     if state == "active":

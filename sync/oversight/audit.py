@@ -10,6 +10,25 @@ from sqlalchemy.orm import Session
 from sync.db.models import Audit
 
 
+def _columns(
+    action: str,
+    subject: str | None,
+    details: dict | None,
+    user_id: int | None,
+    app_user_id: int | None,
+    submission_id: int | None,
+) -> dict:
+    """One audit row's columns, shared by the ORM and the Core path so the two cannot drift apart."""
+    return {
+        "action": action,
+        "subject": subject,
+        "details": details or {},
+        "actor_user_id": user_id,
+        "actor_app_user_id": app_user_id,
+        "submission_id": submission_id,
+    }
+
+
 def record(
     session: Session,
     action: str,
@@ -21,14 +40,7 @@ def record(
     submission_id: int | None = None,
 ) -> Audit:
     """Add an audit row to the caller's transaction: it is kept exactly when the action is."""
-    entry = Audit(
-        submission_id=submission_id,
-        action=action,
-        subject=subject,
-        details=details or {},
-        actor_user_id=user_id,
-        actor_app_user_id=app_user_id,
-    )
+    entry = Audit(**_columns(action, subject, details, user_id, app_user_id, submission_id))
     session.add(entry)
     return entry
 
@@ -44,19 +56,10 @@ def record_now(
     details: dict | None = None,
     user_id: int | None = None,
     app_user_id: int | None = None,
+    submission_id: int | None = None,
 ) -> None:
     """``record`` as one INSERT at once, without an ORM object (ingestion's hot path)."""
-    session.execute(
-        _INSERT_AUDIT,
-        {
-            "action": action,
-            "subject": subject,
-            "details": details or {},
-            "actor_user_id": user_id,
-            "actor_app_user_id": app_user_id,
-            "submission_id": None,
-        },
-    )
+    session.execute(_INSERT_AUDIT, _columns(action, subject, details, user_id, app_user_id, submission_id))
 
 
 def audit_conditions(

@@ -191,6 +191,7 @@ def test_presigned_url_serves_the_blob(case: StoreCase, store: BlobStore) -> Non
     data = random_bytes(20_000, seed=5)
     store.put_bytes("blobs/photo", data, content_type="image/jpeg")
     url = store.presigned_url("blobs/photo", expires=60, filename="房屋正面.jpg")
+    assert store.signs_urls == (case.kind == "s3")
     if case.kind == "local":
         assert url is None  # the app streams local blobs itself
         return

@@ -54,25 +54,10 @@ class ItemRow:
 
 
 def list_items(
-    session: Session,
-    project_id: int,
-    area: str,
-    *,
-    today: date,
-    state: str | None = None,
-    kind: str | None = None,
-    overdue: bool = False,
-    household: str | None = None,
-    item_id: int | None = None,
-    closed_since: date | None = None,
-    assigned: bool = False,
-    limit: int = PAGE,
-    offset: int = 0,
+    session: Session, project_id: int, area: str, *, limit: int = PAGE, offset: int = 0, **filters: Any
 ) -> list[ItemRow]:
-    """Items of the area, newest first, at most PAGE; ``state`` ``active`` means not closed."""
-    return _items(session, project_id, area, today=today, state=state, kind=kind, overdue=overdue,
-                  household=household, item_id=item_id, closed_since=closed_since, assigned=assigned,
-                  limit=min(max(limit, 1), PAGE), offset=offset)  # fmt: skip
+    """Items of the area, newest first, at most PAGE; ``filters`` are ``_items``' (``today`` is needed)."""
+    return _items(session, project_id, area, limit=min(max(limit, 1), PAGE), offset=offset, **filters)
 
 
 def page_of_items(
@@ -100,6 +85,7 @@ def _items(
     limit: int,
     offset: int = 0,
 ) -> list[ItemRow]:
+    """``state`` ``active`` means not closed; ``assigned``, active items with a measure (the dashboard's)."""
     query = (
         select(LedgerItem, Household.code, Household.label)
         .join(Household, Household.id == LedgerItem.household_id)

@@ -205,15 +205,31 @@ DOWNLOADS = {
 
 def run(
     database: str, databases: Databases, form: Path, rows: int, runs: int, *, flat: bool = True,
-    formats: tuple[str, ...] = ("csv.zip", "odata"), server_per_format: bool = False,
+    formats: tuple[str, ...] = ("csv.zip", "odata"), server_per_format: bool = False, keep: Path | None = None,
 ) -> list[dict]:
-    folder = Path(tempfile.mkdtemp(prefix="qingling-bench-exports-"))
-    name = f"bench_exports_{rows}"
-    url = databases.create(database, name)
+    name = f"bench_exports_{rows}{'' if flat else '_xml'}"
+    if keep is None:
+        folder = Path(tempfile.mkdtemp(prefix="qingling-bench-exports-"))
+        url = databases.create(database, name)
+    else:  # loaded once, downloaded from as often as asked (SQLite only: the database file is in the folder)
+        if database != "sqlite":
+            raise SystemExit("--keep: SQLite only (the PostgreSQL server is a temporary one)")
+        folder = keep / name
+        url = ""
     data_dir = folder / "data"
-    loaded = time.perf_counter()
-    load(data_dir, url, form, rows, flat=flat)
-    print(f"{database} {rows}: loaded in {time.perf_counter() - loaded:.1f} s", flush=True)
+    marker = folder / "loaded"
+    if marker.exists():
+        print(f"{database} {rows}: reusing {data_dir}", flush=True)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)  # a load that did not finish
+        folder.mkdir(parents=True)
+        loaded = time.perf_counter()
+        load(data_dir, url, form, rows, flat=flat)
+        print(f"{database} {rows}: loaded in {time.perf_counter() - loaded:.1f} s", flush=True)
+        if keep is not None:
+            marker.write_text(f"{rows}\n")
+    if not formats:
+        return []
     process, base = serve(data_dir, url)
     results = []
     try:
@@ -250,8 +266,9 @@ def run(
     finally:
         process.terminate()
         process.wait(timeout=30)
-        databases.drop(database, name)
-        shutil.rmtree(folder, ignore_errors=True)  # the data folder: hundreds of MB at 10^5 rows
+        if keep is None:
+            databases.drop(database, name)
+            shutil.rmtree(folder, ignore_errors=True)  # the data folder: hundreds of MB at 10^5 rows
     return results
 
 
@@ -265,6 +282,10 @@ def main() -> None:
     parser.add_argument("--no-flat", action="store_true", help="store no flattened copies: exports parse the XML")
     parser.add_argument("--formats", default="csv.zip,odata", help=f"of {','.join(DOWNLOADS)}")
     parser.add_argument(
+        "--keep", type=Path, metavar="DIR",
+        help="SQLite: load each size once into DIR and reuse it on later runs (--formats '' only loads)",
+    )
+    parser.add_argument(
         "--server-per-format", action="store_true", help="a new server for each format: each peak RSS its own"
     )
     args = parser.parse_args()
@@ -277,7 +298,8 @@ def main() -> None:
                 results.extend(
                     run(
                         database, databases, args.form, rows, args.runs, flat=not args.no_flat,
-                        formats=tuple(args.formats.split(",")), server_per_format=args.server_per_format,
+                        formats=tuple(f for f in args.formats.split(",") if f),
+                        server_per_format=args.server_per_format, keep=args.keep,
                     )
                 )
     finally:

@@ -31,8 +31,9 @@ from sync.exports.stored import iter_tables
 from sync.exports.tables import Options, RowFormat, headers, root_meta, submission_date
 
 FLUSH_BYTES = 256 * 1024
-# A repeat table waits in memory up to this size while the root CSV streams, then on disk.
-SPOOL_BYTES = 16 * 1024 * 1024
+# A repeat table waits in memory up to this size while the root CSV streams, then on disk. Small on purpose:
+# a spool that only large exports fill (it was 16 MiB) makes the peak memory grow with the rows.
+SPOOL_BYTES = 1024 * 1024
 # Level 1 deflate: CSV text still shrinks about fivefold, at a fraction of the CPU of level 6.
 ZIP_LEVEL = 1
 

@@ -348,9 +348,11 @@ def _arrow_types() -> dict[str, pa.DataType]:
 
 def parquet_zip(engine: Engine, options: Options) -> Iterator[bytes]:
     """``registry.parquet.zip``: one typed Parquet file per table and ``codebook.parquet``; each file is
-    written in row groups as it is read, so memory stays at one row group."""
+    written in row groups as it is read (`sync.exports.parquet.write_rows`), so memory stays flat."""
     import pyarrow as pa
     from stream_zip import ZIP_64, stream_zip
+
+    from sync.exports.parquet import write_rows
 
     now = datetime.now(UTC)
     types = _arrow_types()
@@ -360,10 +362,10 @@ def parquet_zip(engine: Engine, options: Options) -> Iterator[bytes]:
             for table, variables in tables().items():
                 schema = pa.schema([pa.field(var.name, types.get(var.type, pa.string())) for var in variables])
                 rows = (_arrow_row(variables, row) for row in _rows(connection, table, options, raw=True))
-                yield f"{table}.parquet", now, 0o600, ZIP_64, _parquet(schema, rows)
+                yield f"{table}.parquet", now, 0o600, ZIP_64, write_rows(schema, rows)
             book = codebook()
             schema = pa.schema([pa.field(name, pa.string()) for name in next(book)])
-            yield "codebook.parquet", now, 0o600, ZIP_64, _parquet(schema, book)
+            yield "codebook.parquet", now, 0o600, ZIP_64, write_rows(schema, book)
 
         yield from stream_zip(members(), get_compressobj=lambda: zlib.compressobj(wbits=-zlib.MAX_WBITS, level=1))
 
@@ -385,24 +387,3 @@ def _arrow_row(variables: tuple[Var, ...], row: list[Any]) -> list[Any]:
             out.append(value)
     return out
 
-
-def _parquet(schema: pa.Schema, rows: Iterator[list[Any]]) -> Iterator[bytes]:
-    import pyarrow.parquet as pq
-
-    from sync.exports.parquet import GROUP_ROWS, Sink, arrow_table
-
-    sink = Sink()
-    writer = pq.ParquetWriter(sink, schema, compression="zstd")
-    batch: list[list[Any]] = []
-    try:
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= GROUP_ROWS:
-                writer.write_table(arrow_table(batch, schema))
-                batch = []
-                yield sink.take()
-        if batch:
-            writer.write_table(arrow_table(batch, schema))
-    finally:
-        writer.close()
-    yield sink.take()

@@ -84,6 +84,21 @@ def test_parquet_types_and_repeat_table(client, shapes, supervisor) -> None:  # 
     assert sorted(members.column("m_info-m_age").to_pylist()) == [12, 44, 70]
 
 
+def test_a_long_parquet_file_is_written_in_row_groups_and_reads_back_whole() -> None:
+    import pyarrow as pa
+
+    from sync.exports.parquet import write_rows
+
+    schema = pa.schema([pa.field("n", pa.int64()), pa.field("text", pa.string())])
+    chunks = list(write_rows(schema, ([n, f"{n:06d}" * 40] for n in range(30_000))))  # ~7 MB of text
+    assert len(chunks) > 2  # sent group by group, not at the end
+    file = pq.ParquetFile(io.BytesIO(b"".join(chunks)))
+    assert file.metadata.num_row_groups > 2
+    table = file.read()
+    assert table.column("n").to_pylist() == list(range(30_000))
+    assert table.column("text")[29_999].as_py() == "029999" * 40
+
+
 def test_bad_file_options_are_json_400(client, shapes, supervisor) -> None:  # noqa: ANN001
     for url in (f"{BASE}/submissions.xlsx?labels=fr", f"{BASE}/submissions.parquet?table=nope"):
         response = client.get(url, headers=supervisor)

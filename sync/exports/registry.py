@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from sync.exports.submissions import FORMATS as FILE_TYPES
 from sync.exports.submissions import Prepared, audit, flag
 from sync.registry.households import counted
 
-if TYPE_CHECKING:  # pyarrow and openpyxl are imported by the download that writes them, not at start-up
+if TYPE_CHECKING:  # pyarrow and xlsxwriter are imported by the download that writes them, not at start-up
     import pyarrow as pa
 
 SOURCES = SOURCES_DIR
@@ -312,25 +311,22 @@ def _chain(*parts: Iterator[list[Any]]) -> Iterator[list[Any]]:
 
 def workbook(engine: Engine, options: Options) -> Iterator[bytes]:
     """``registry.xlsx``: a sheet per table (names, then zh-CN and English label rows) and ``codebook``."""
-    from openpyxl import Workbook
+    from sync.exports.xlsx import Book
 
-    book = Workbook(write_only=True)
-    with read_snapshot(engine) as connection:
-        for table, variables in tables().items():
-            sheet = book.create_sheet(table)
-            sheet.append([var.name for var in variables])
-            sheet.append([var.zh for var in variables])
-            sheet.append([var.en for var in variables])
-            for row in _rows(connection, table, options):
-                sheet.append(row)
-    sheet = book.create_sheet("codebook")
-    for row in codebook():
-        sheet.append(row)
-    with tempfile.TemporaryFile() as handle:
-        book.save(handle)
-        handle.seek(0)
-        while chunk := handle.read(256 * 1024):
-            yield chunk
+    book = Book()
+    try:
+        with read_snapshot(engine) as connection:
+            for table, variables in tables().items():
+                sheet = book.table(table, [[var.name for var in variables], [var.zh for var in variables],
+                                           [var.en for var in variables]])
+                for row in _rows(connection, table, options):
+                    sheet.append(row)
+        sheet = book.table("codebook", [])
+        for row in codebook():
+            sheet.append(row)
+        yield from book.chunks()
+    finally:
+        book.handle.close()
 
 
 def _arrow_types() -> dict[str, pa.DataType]:

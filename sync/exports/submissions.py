@@ -149,7 +149,7 @@ def audit(
 __all__ = ["ExportQuery", "Prepared", "prepare"]
 
 
-# openpyxl (33 MiB) and pyarrow (51 MiB) are imported by the first XLSX or Parquet download, not when the
+# xlsxwriter and pyarrow (51 MiB) are imported by the first XLSX or Parquet download, not when the
 # server starts (docs/performance.md, Exports: memory).
 def _xlsx(
     engine: Engine, query: ExportQuery, sheets: dict[tuple[str, ...], str], options: Options,

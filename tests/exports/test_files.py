@@ -84,6 +84,21 @@ def test_parquet_types_and_repeat_table(client, shapes, supervisor) -> None:  # 
     assert sorted(members.column("m_info-m_age").to_pylist()) == [12, 44, 70]
 
 
+def test_xlsx_text_that_looks_like_a_formula_or_a_link_stays_text() -> None:
+    from sync.exports.xlsx import Book
+
+    book = Book()
+    sheet = book.table("answers", [["note", "site", "when", "day"]])
+    sheet.append(["=HYPERLINK(\"http://example.com\")", "http://example.com", datetime(2026, 1, 7, 9, 30),
+                  date(2026, 1, 7)])
+    opened = load_workbook(io.BytesIO(b"".join(book.chunks())))
+    cells = list(opened["answers"].iter_rows(min_row=2))[0]
+    assert [c.data_type for c in cells[:2]] == ["s", "s"]
+    assert cells[0].value == '=HYPERLINK("http://example.com")' and cells[1].hyperlink is None
+    assert cells[2].value == datetime(2026, 1, 7, 9, 30) and cells[2].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert cells[3].value == datetime(2026, 1, 7) and cells[3].number_format == "yyyy-mm-dd"
+
+
 def test_a_long_parquet_file_is_written_in_row_groups_and_reads_back_whole() -> None:
     import pyarrow as pa
 

@@ -1,10 +1,10 @@
 """The server starts without the libraries only some paths need (docs/performance.md, Exports: memory).
 
-pyarrow (Parquet), openpyxl (XLSX), OpenCV, NumPy, SciPy and imagehash (the photos job), boto3 (the S3
-store), pyxform (compiling XLSForms) and stream_zip (ZIP downloads) together were about 100 MiB of the
-idle server's resident memory. A fresh interpreter creates the app, with its job kinds, and must not
-have imported them; the same interpreter then imports the Parquet writer, to show the check sees a
-library once it is imported.
+pyarrow (Parquet), xlsxwriter (XLSX), openpyxl (reading XLSForms), OpenCV, NumPy, SciPy and imagehash (the
+photos job), boto3 (the S3 store), pyxform (compiling XLSForms) and stream_zip (ZIP downloads) together were
+about 100 MiB of the idle server's resident memory. A fresh interpreter creates the app, with its job kinds,
+and must not have imported them; the same interpreter then imports the Parquet writer, to show the check sees
+a library once it is imported.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAZY = ("pyarrow", "openpyxl", "cv2", "numpy", "scipy", "imagehash", "boto3", "botocore", "pyxform", "stream_zip")
+LAZY = (
+    "pyarrow", "openpyxl", "xlsxwriter", "cv2", "numpy", "scipy", "imagehash", "boto3", "botocore", "pyxform",
+    "stream_zip",
+)
 
 SCRIPT = f"""
 import json, sys

@@ -13,8 +13,9 @@ time), then ``qingling serve`` is started as a process and each download is fetc
 HTTP Basic: total seconds, seconds to the first byte, bytes, and the server's peak RSS (VmHWM) after the
 downloads, counted from after a first signed-in request (whose argon2 check peaks at 64 MiB on its own;
 ``--server-per-format``: a new server per format, so each peak is that download's), and the
-server's CPU seconds per download. ``--no-flat`` loads the versions without the
-flattened copies ingestion stores, as before them. Only 127.0.0.1 and local database sockets are
+server's CPU seconds per download. ``--keep DIR`` (SQLite) loads each size once into DIR and reuses it
+on later runs (``--formats ''`` only loads), as 10^6 rows take minutes to load. ``--no-flat`` loads the
+versions without the flattened copies ingestion stores, as before them. Only 127.0.0.1 and local database sockets are
 contacted.
 """
 

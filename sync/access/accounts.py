@@ -3,7 +3,9 @@
 HTTP Basic sends the password on every request. Hashing it with argon2 each time would cap the server
 at a few requests per second (ODK Central's bcrypt does exactly that), so a successful check is
 remembered in-process under a keyed digest of (email, password, stored hash): a changed password or a
-disabled account never matches an old entry, and no plaintext is kept.
+disabled account never matches an old entry, and no plaintext is kept. What the account is (its id, role
+and memberships) is remembered for a few seconds more on top of that (``account_for_basic``), as a phone's
+token is (``app_user_for_token``): both by sync/access/recall.py, which also says when they are forgotten.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.access.memberships import check_role, first_project_id, grant
+from sync.access import recall
+from sync.access.memberships import check_role, first_project_id, grant, scopes_of
 from sync.access.places import check_area
+from sync.access.recall import CALLER_SECONDS, forget_account, forget_token
+from sync.access.scope import Scope
 from sync.db.models import AppUser, Membership, Project, User, utcnow
 from sync.errors import BadRequest
 from sync.oversight.audit import record
@@ -137,12 +142,9 @@ def create_app_user(session: Session, project: Project, display_name: str) -> Ap
     return app_user
 
 
-# A phone sends its token twice per submission (HEAD, then POST). Each live token is remembered in-process
-# for this long, so most requests need no query for it. The bound is honest: revoking a phone, or changing
-# its area, forgets the token at once in the process that does it (the API, the pages); another process
-# (a second `qingling serve --workers` child, the CLI) stops accepting it within these seconds. Unknown and
-# revoked tokens are never remembered.
-TOKEN_SECONDS = 5.0
+# How long a live token or a verified Basic credential is remembered per process (sync/access/recall.py).
+TOKEN_SECONDS = CALLER_SECONDS
+_tokens = recall.tokens
 
 
 @dataclass(frozen=True)
@@ -154,39 +156,13 @@ class LiveAppUser:
     area: str | None
 
 
-class _TokenCache:
-    def __init__(self, ttl: float = TOKEN_SECONDS, max_entries: int = 10_000) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._entries: dict[str, tuple[LiveAppUser, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str, now: float) -> LiveAppUser | None:
-        entry = self._entries.get(token)
-        if entry is None or entry[1] <= now:
-            return None
-        return entry[0]
-
-    def put(self, token: str, app_user: LiveAppUser, now: float) -> None:
-        with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()
-            self._entries[token] = (app_user, now + self._ttl)
-
-    def forget(self, token: str) -> None:
-        with self._lock:
-            self._entries.pop(token, None)
-
-
-_tokens = _TokenCache()
-
-
 def app_user_for_token(session: Session, token: str) -> LiveAppUser | None:
     """The live app user holding ``token``; None for unknown or revoked tokens (see TOKEN_SECONDS)."""
     now = time.monotonic()
-    known = _tokens.get(token, now)
+    known = recall.tokens.get(token, now)
     if known is not None:
         return known
+    stamp = recall.tokens.stamp()
     row = session.execute(
         select(AppUser.id, AppUser.project_id, AppUser.area).where(
             AppUser.token == token, AppUser.revoked_at.is_(None)
@@ -195,19 +171,47 @@ def app_user_for_token(session: Session, token: str) -> LiveAppUser | None:
     if row is None:
         return None
     live = LiveAppUser(id=row.id, project_id=row.project_id, area=row.area)
-    _tokens.put(token, live, now)
+    recall.tokens.put(token, live, now, owner=row.id, stamp=stamp)
     return live
-
-
-def forget_token(token: str) -> None:
-    """The app user holding ``token`` was revoked or changed: this process reads it again next time."""
-    _tokens.forget(token)
 
 
 def revoke_app_user(session: Session, app_user: AppUser) -> None:
     app_user.revoked_at = utcnow()
-    forget_token(app_user.token)
+    forget_token(session, app_user.token)
     record(session, "app_user.revoke", subject=app_user.display_name, details={"app_user_id": app_user.id})
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    """What a request needs of a named account that signed in with HTTP Basic: its memberships come with it,
+    so a request in one of its projects needs no query at all."""
+
+    id: int
+    role: str
+    scopes: tuple[Scope, ...]
+
+
+# Keys of remembered Basic credentials: a digest under a key of this process alone, so no password is kept,
+# and with the database in it, so one process's databases (a test run's) never share an entry.
+_BASIC_KEY = secrets.token_bytes(32)
+
+
+def account_for_basic(session: Session, verifier: PasswordVerifier, email: str, password: str) -> LiveAccount | None:
+    """The live account of an HTTP Basic email and password, or None (see TOKEN_SECONDS for how long a
+    success is remembered; the argon2 check itself is remembered longer by ``verifier``)."""
+    database = str(session.get_bind().url)
+    key = hmac.new(_BASIC_KEY, f"{database}\0{email.strip().lower()}\0{password}".encode(), hashlib.sha256).digest()
+    now = time.monotonic()
+    known = recall.accounts.get(key, now)
+    if known is not None:
+        return known
+    stamp = recall.accounts.stamp()
+    user = verifier.verify(session, email, password)
+    if user is None:
+        return None
+    live = LiveAccount(id=user.id, role=user.role, scopes=tuple(scopes_of(session, user.id)))
+    recall.accounts.put(key, live, now, owner=user.id, stamp=stamp)
+    return live
 
 
 SESSION_TTL_SECONDS = 24 * 3600
@@ -247,6 +251,7 @@ def set_password(session: Session, user: User, password: str, *, actor_user_id: 
     """A new password (an administrator's reset): every session of the account ends with the old hash."""
     check_password(password)
     user.password_hash = hash_password(password)
+    forget_account(session, user.id)
     record(session, "user.password", subject=user.email, user_id=actor_user_id)
 
 
@@ -255,6 +260,7 @@ def set_disabled(session: Session, user: User, disabled: bool, *, actor_user_id:
     if disabled and user.id == actor_user_id:
         raise BadRequest("You cannot disable your own account.")
     user.disabled_at = utcnow() if disabled else None
+    forget_account(session, user.id)
     record(session, "user.disable" if disabled else "user.enable", subject=user.email, user_id=actor_user_id)
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sync.access import recall
@@ -33,7 +33,14 @@ from sync.db.models import AppUser, Membership, Project, User, utcnow
 from sync.errors import BadRequest
 from sync.oversight.audit import record
 
-_hasher = PasswordHasher()
+# OWASP's argon2id parameters (Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1) rather than
+# argon2-cffi's default (RFC 9106's low-memory profile, m = 64 MiB, t = 3, p = 4). The memory of one check is
+# the whole of a server's peak above idle when someone signs in, and memory is what a small deployment runs
+# out of first. The price: a guess against a stolen hash costs an attacker about a third of the memory-time
+# it did, which is still the strength OWASP recommends for argon2id. A check is rare here anyway: successes
+# are remembered (PasswordVerifier), so its cost is paid once per sign-in, not per request. Hashes made
+# with other parameters still verify, and are replaced on the next good sign-in (``check_needs_rehash``).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 def hash_password(password: str) -> str:
@@ -90,9 +97,9 @@ class PasswordVerifier:
         self._max = max_entries
         self._cache: dict[bytes, _CacheEntry] = {}
         self._lock = threading.Lock()
-        # One argon2 hash at a time: each takes 64 MiB and both cores, so eight phones signing in at once (or
-        # a client retrying a wrong password) would otherwise need half a gigabyte. Phones using a
-        # remembered sign-in, and app users, never wait here.
+        # One argon2 hash at a time: each takes 19 MiB (64 MiB for a hash made before that was lowered), so
+        # eight phones signing in at once (or a client retrying a wrong password) would otherwise need eight
+        # times that. Phones using a remembered sign-in, and app users, never wait here.
         self._hashing = threading.Lock()
 
     def verify(self, session: Session, email: str, password: str) -> User | None:
@@ -100,14 +107,13 @@ class PasswordVerifier:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None or user.disabled_at is not None:
             return None
-        user_id, stored = user.id, user.password_hash
-        digest = hmac.new(self._key, f"{user.email}\0{password}\0{stored}".encode(), hashlib.sha256)
-        token = digest.digest()
+        user_id, stored, address = user.id, user.password_hash, user.email  # the rollback below expires ``user``
+        token = self._token(address, password, stored)
         now = time.monotonic()
         if self._remembered(token, user_id, now):
             return user
         if began_here:
-            # The hash takes a few hundred milliseconds and must not run inside a transaction: on SQLite every
+            # The hash takes tens of milliseconds and must not run inside a transaction: on SQLite every
             # transaction holds the database's write lock, so each wrong password would stall all uploads for
             # that long. This ends only the read this call began.
             session.rollback()
@@ -118,15 +124,39 @@ class PasswordVerifier:
                     _hasher.verify(stored, password)
                 except (VerificationError, InvalidHashError):
                     return None
+                if began_here and _hasher.check_needs_rehash(stored):
+                    self._rehash(session, user_id, address, password, stored, now)
+                self._remember(token, user_id, now)
         if began_here:
-            user = session.get(User, user_id)
-            if user is None or user.disabled_at is not None or user.password_hash != stored:
+            user = session.get(User, user_id, populate_existing=True)
+            if user is None or user.disabled_at is not None:
                 return None  # changed while we were hashing
+            if user.password_hash != stored and not self._remembered(
+                self._token(user.email, password, user.password_hash), user_id, now
+            ):
+                return None  # a new password while we were hashing (not our own rehash)
+        return user
+
+    def _rehash(self, session: Session, user_id: int, email: str, password: str, stored: str, now: float) -> None:
+        """Store the password again with today's parameters, in a transaction of its own (the caller's has
+        ended, see ``verify``), unless it was changed meanwhile. The new hash ends the account's other
+        sessions once, as a new password does (``password_fingerprint``); the caller's is made after this."""
+        renewed = _hasher.hash(password)
+        with session.get_bind().begin() as connection:
+            changed = connection.execute(
+                update(User).where(User.id == user_id, User.password_hash == stored).values(password_hash=renewed)
+            ).rowcount
+        if changed:
+            self._remember(self._token(email, password, renewed), user_id, now)
+
+    def _token(self, email: str, password: str, stored: str) -> bytes:
+        return hmac.new(self._key, f"{email}\0{password}\0{stored}".encode(), hashlib.sha256).digest()
+
+    def _remember(self, token: bytes, user_id: int, now: float) -> None:
         with self._lock:
             if len(self._cache) >= self._max:
                 self._cache.clear()
             self._cache[token] = _CacheEntry(user_id, now + self._ttl)
-        return user
 
     def _remembered(self, token: bytes, user_id: int, now: float) -> bool:
         with self._lock:

@@ -221,11 +221,12 @@ def make_thumbnails(
     Smaller originals are not enlarged. Thumbnails carry no EXIF, so a shared thumbnail never leaks the
     household's GPS position. Raises UnreadableImage when the file cannot be decoded (inspect first).
 
-    Each smaller size is made from the one before (the 256 from the 1024), with BICUBIC: a third less CPU
-    than LANCZOS per photo (83 -> 58 ms for both sizes of a 1600 x 1200 photo, whose decoding cannot be
-    reduced), 0.1-0.8 dB from LANCZOS's pixels and no visible difference zoomed in, even on printed text
-    (bench/thumbnails.py, docs/performance.md "Photos"). BILINEAR would save 12 ms more but softens the 256
-    visibly. ``optimize`` stays: 1-4 ms per photo for 2-16 % fewer bytes, sent to every reviewer.
+    Each smaller size is made from the one before (the 256 from the 1024), with BICUBIC: about 30 % less
+    CPU than LANCZOS for both sizes (78-83 -> 54-58 ms for a 1600 x 1200 photo, whose decoding JPEG's DCT
+    scaling cannot reduce; 63-67 -> 49 ms for a 5 MP one), its pixels 0.1-0.8 dB from LANCZOS's and no
+    difference visible zoomed in, printed text included (bench/thumbnails.py, docs/performance.md
+    "Photos"). BILINEAR would save 10 ms more but visibly softens the 256. ``optimize`` stays: a few
+    milliseconds per photo for 2-16 % fewer bytes, sent to every reviewer who opens the photo.
     """
     if not sizes or min(sizes) <= 0:
         raise ValueError(f"thumbnail sizes must be positive, got {sizes}")

@@ -3,18 +3,18 @@ JPEG encoding, and how far each variant's pixels are from a careful reference.
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.thumbnails                   # 5 variants x 2 photos, rounds alternated
-    .venv/bin/python -m bench.thumbnails --rounds 6 --out /tmp/thumbs   # also writes the thumbnails and crops
+    .venv/bin/python -m bench.thumbnails                   # 5 variants x 3 photos, rounds alternated
+    .venv/bin/python -m bench.thumbnails --out /tmp/thumbs  # also writes every variant's thumbnails, to look at
 
 Photos: bench/ingest.py's 1 MB JPEG (a noisy gradient at 1600 x 1200, what the load client's photos are
 like: the 1024-pixel thumbnail needs more than half its size, so JPEG's DCT scaling cannot help) and
 bench/photo_ingest.py's 5 MP scene (2592 x 1944, rendered house front with camera noise, decoded at half
-scale), and a rendered document page of that size (fine lines and print: where a soft filter shows first). Each variant runs ``make_thumbnails``' steps (``open_upright``, then the 1024 from the decoded
-photo and the 256 from the 1024) with its own filter, reducing gap and ``optimize``; the rounds alternate
-the variants so that other work on the machine spreads over all of them. CPU is this process's
-``time.process_time`` (one thread). Distance: PSNR in dB of each thumbnail, decoded, against the same size
-made with LANCZOS from the photo decoded at full scale, never JPEG-encoded (higher is closer; above about
-40 dB a difference is not visible at 100 %).
+scale), and a rendered document page of that size (fine lines and print: where a soft filter shows first).
+Each variant runs ``make_thumbnails``' steps (``open_upright``, then the 1024 from the decoded photo and the
+256 from the 1024) with its own filter, reducing gap and ``optimize``; the rounds alternate the variants so
+that other work on the machine spreads over all of them. CPU is this process's ``time.process_time`` (one
+thread). Distance: PSNR in dB of each thumbnail, decoded, against the same size made with LANCZOS from the
+photo decoded at full scale, never JPEG-encoded (higher is closer).
 """
 
 from __future__ import annotations

@@ -115,6 +115,11 @@ class Result:
     load_before: float  # the machine's 1-minute load average when the measured phase began
 
     @property
+    def cpu_ms_per_submission(self) -> float:
+        """The server's CPU (all threads: requests, and the worker's jobs as far as it kept up) per submission."""
+        return 1000 * self.server_cpu_seconds / self.submissions if self.submissions else float("nan")
+
+    @property
     def rate(self) -> float:
         return self.submissions / self.seconds if self.seconds else 0.0
 
@@ -455,8 +460,8 @@ def machine() -> dict[str, str]:
 def table(results: list[Result]) -> str:
     lines = [
         "| scenario | worker | submissions | seconds | submissions/s | p50 ms | p95 ms | p99 ms | peak RSS MB "
-        "| server CPU | jobs queued at end | load before | ODK Central | vs Central |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| server CPU | CPU ms/submission | jobs queued at end | load before | ODK Central | vs Central |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         central_rate, central_p99 = CENTRAL[r.scenario.key]
@@ -466,7 +471,8 @@ def table(results: list[Result]) -> str:
             f"| ({r.scenario.key}) {r.scenario.title}{errors} | {'on' if r.worker else 'off'} | {r.submissions} "
             f"| {r.seconds:.1f} | {r.rate:.1f} "
             f"| {r.percentile(50):.1f} | {r.percentile(95):.1f} | {r.percentile(99):.1f} | {r.peak_rss_mb:.0f} "
-            f"| {100 * r.server_cpu_seconds / r.seconds:.0f} % | {r.jobs_queued} of {r.jobs_total} "
+            f"| {100 * r.server_cpu_seconds / r.seconds:.0f} % | {r.cpu_ms_per_submission:.1f} "
+            f"| {r.jobs_queued} of {r.jobs_total} "
             f"| {r.load_before:.1f} | {central} "
             f"| {r.rate / central_rate:.1f}x |"
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flask import g, request
 
 from server.context import db, services
-from sync.access.accounts import app_user_for_token, user_for_session_token
+from sync.access.accounts import account_for_basic, app_user_for_token, user_for_session_token
 from sync.access.memberships import scope_for, scopes_of
 from sync.access.roles import APP_USER, allowed
 from sync.access.scope import Scope
@@ -38,6 +38,8 @@ class Actor:
     project_id: int | None = None  # app users belong to one project
     area: str | None = None  # an app user's area: the households its entity list holds (None: all)
     scope: Scope | None = None  # filled in by ``require`` for the project of the request
+    # A Basic account's memberships as remembered with its credentials (sync/access/recall.py); None: read them.
+    known_scopes: tuple[Scope, ...] | None = None
 
     @property
     def user_id(self) -> int | None:
@@ -63,16 +65,18 @@ def require(permission: str, project_id: int, token: str | None) -> Actor:
     An unknown project is a 404, as in Central, rather than an empty list or a 204 for a project that is not
     there. An app user (a phone) acts within its own area; a named account within its membership's."""
     actor = authenticate(token)
-    # An app user's own project exists (projects are never deleted), so a phone's requests skip the look-up.
+    # A project exists once a phone or a membership belongs to it (projects are never deleted), so a phone's
+    # requests in its own project, and a remembered account's in one of its projects, skip the look-up.
     own_project = actor.kind == "app_user" and actor.project_id == project_id
-    if not own_project and get_project(db(), project_id) is None:
+    known = _known_scope(actor, project_id)
+    if not own_project and known is None and get_project(db(), project_id) is None:
         raise NotFound(f"There is no project {project_id}.")
     if actor.kind == "app_user":
         if not own_project:
             raise Forbidden("This app user belongs to another project.")
         scope = Scope(project_id=project_id, role=APP_USER, area=actor.area or "")
     else:
-        scope = scope_for(db(), actor.id, project_id)
+        scope = known or scope_for(db(), actor.id, project_id)
         if scope is None:
             raise Forbidden("Your account is not a member of this project.")
     if not allowed(scope.role, permission):
@@ -80,6 +84,14 @@ def require(permission: str, project_id: int, token: str | None) -> Actor:
     return Actor(
         kind=actor.kind, id=actor.id, role=scope.role, project_id=actor.project_id, area=actor.area, scope=scope
     )
+
+
+def _known_scope(actor: Actor, project_id: int) -> Scope | None:
+    """The remembered membership of a Basic account in the project; None also means "not known: read it"
+    (a membership granted since the credentials were remembered is found that way)."""
+    if actor.known_scopes is None:
+        return None
+    return next((scope for scope in actor.known_scopes if scope.project_id == project_id), None)
 
 
 def scope_of(actor: Actor) -> Scope:
@@ -153,10 +165,10 @@ def _from_basic() -> Actor:
     email, sep, password = decoded.partition(":")
     if not sep:
         raise ChallengeRequired()
-    user = services().verifier.verify(db(), email, password)
-    if user is None:
+    account = account_for_basic(db(), services().verifier, email, password)
+    if account is None:
         raise ChallengeRequired()
-    return Actor(kind="user", id=user.id, role=user.role)
+    return Actor(kind="user", id=account.id, role=account.role, known_scopes=account.scopes)
 
 
 def challenge_header() -> str:

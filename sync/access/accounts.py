@@ -3,7 +3,9 @@
 HTTP Basic sends the password on every request. Hashing it with argon2 each time would cap the server
 at a few requests per second (ODK Central's bcrypt does exactly that), so a successful check is
 remembered in-process under a keyed digest of (email, password, stored hash): a changed password or a
-disabled account never matches an old entry, and no plaintext is kept.
+disabled account never matches an old entry, and no plaintext is kept. What the account is (its id, role
+and memberships) is remembered for a few seconds more on top of that (``account_for_basic``), as a phone's
+token is (``app_user_for_token``): both by sync/access/recall.py, which also says when they are forgotten.
 """
 
 from __future__ import annotations
@@ -19,16 +21,26 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sync.access.memberships import check_role, first_project_id, grant
+from sync.access import recall
+from sync.access.memberships import check_role, first_project_id, grant, scopes_of
 from sync.access.places import check_area
+from sync.access.recall import CALLER_SECONDS, forget_account, forget_token
+from sync.access.scope import Scope
 from sync.db.models import AppUser, Membership, Project, User, utcnow
 from sync.errors import BadRequest
 from sync.oversight.audit import record
 
-_hasher = PasswordHasher()
+# OWASP's argon2id parameters (Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1) rather than
+# argon2-cffi's default (RFC 9106's low-memory profile, m = 64 MiB, t = 3, p = 4). The memory of one check is
+# the whole of a server's peak above idle when someone signs in, and memory is what a small deployment runs
+# out of first. The price: a guess against a stolen hash costs an attacker about a third of the memory-time
+# it did, which is still the strength OWASP recommends for argon2id. A check is rare here anyway: successes
+# are remembered (PasswordVerifier), so its cost is paid once per sign-in, not per request. Hashes made
+# with other parameters still verify, and are replaced on the next good sign-in (``check_needs_rehash``).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 def hash_password(password: str) -> str:
@@ -85,9 +97,9 @@ class PasswordVerifier:
         self._max = max_entries
         self._cache: dict[bytes, _CacheEntry] = {}
         self._lock = threading.Lock()
-        # One argon2 hash at a time: each takes 64 MiB and both cores, so eight phones signing in at once (or
-        # a client retrying a wrong password) would otherwise need half a gigabyte. Phones using a
-        # remembered sign-in, and app users, never wait here.
+        # One argon2 hash at a time: each takes 19 MiB (64 MiB for a hash made before that was lowered), so
+        # eight phones signing in at once (or a client retrying a wrong password) would otherwise need eight
+        # times that. Phones using a remembered sign-in, and app users, never wait here.
         self._hashing = threading.Lock()
 
     def verify(self, session: Session, email: str, password: str) -> User | None:
@@ -95,14 +107,13 @@ class PasswordVerifier:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None or user.disabled_at is not None:
             return None
-        user_id, stored = user.id, user.password_hash
-        digest = hmac.new(self._key, f"{user.email}\0{password}\0{stored}".encode(), hashlib.sha256)
-        token = digest.digest()
+        user_id, stored, address = user.id, user.password_hash, user.email  # the rollback below expires ``user``
+        token = self._token(address, password, stored)
         now = time.monotonic()
         if self._remembered(token, user_id, now):
             return user
         if began_here:
-            # The hash takes a few hundred milliseconds and must not run inside a transaction: on SQLite every
+            # The hash takes tens of milliseconds and must not run inside a transaction: on SQLite every
             # transaction holds the database's write lock, so each wrong password would stall all uploads for
             # that long. This ends only the read this call began.
             session.rollback()
@@ -113,15 +124,39 @@ class PasswordVerifier:
                     _hasher.verify(stored, password)
                 except (VerificationError, InvalidHashError):
                     return None
+                if began_here and _hasher.check_needs_rehash(stored):
+                    self._rehash(session, user_id, address, password, stored, now)
+                self._remember(token, user_id, now)
         if began_here:
-            user = session.get(User, user_id)
-            if user is None or user.disabled_at is not None or user.password_hash != stored:
+            user = session.get(User, user_id, populate_existing=True)
+            if user is None or user.disabled_at is not None:
                 return None  # changed while we were hashing
+            if user.password_hash != stored and not self._remembered(
+                self._token(user.email, password, user.password_hash), user_id, now
+            ):
+                return None  # a new password while we were hashing (not our own rehash)
+        return user
+
+    def _rehash(self, session: Session, user_id: int, email: str, password: str, stored: str, now: float) -> None:
+        """Store the password again with today's parameters, in a transaction of its own (the caller's has
+        ended, see ``verify``), unless it was changed meanwhile. The new hash ends the account's other
+        sessions once, as a new password does (``password_fingerprint``); the caller's is made after this."""
+        renewed = _hasher.hash(password)
+        with session.get_bind().begin() as connection:
+            changed = connection.execute(
+                update(User).where(User.id == user_id, User.password_hash == stored).values(password_hash=renewed)
+            ).rowcount
+        if changed:
+            self._remember(self._token(email, password, renewed), user_id, now)
+
+    def _token(self, email: str, password: str, stored: str) -> bytes:
+        return hmac.new(self._key, f"{email}\0{password}\0{stored}".encode(), hashlib.sha256).digest()
+
+    def _remember(self, token: bytes, user_id: int, now: float) -> None:
         with self._lock:
             if len(self._cache) >= self._max:
                 self._cache.clear()
             self._cache[token] = _CacheEntry(user_id, now + self._ttl)
-        return user
 
     def _remembered(self, token: bytes, user_id: int, now: float) -> bool:
         with self._lock:
@@ -137,12 +172,9 @@ def create_app_user(session: Session, project: Project, display_name: str) -> Ap
     return app_user
 
 
-# A phone sends its token twice per submission (HEAD, then POST). Each live token is remembered in-process
-# for this long, so most requests need no query for it. The bound is honest: revoking a phone, or changing
-# its area, forgets the token at once in the process that does it (the API, the pages); another process
-# (a second `qingling serve --workers` child, the CLI) stops accepting it within these seconds. Unknown and
-# revoked tokens are never remembered.
-TOKEN_SECONDS = 5.0
+# How long a live token or a verified Basic credential is remembered per process (sync/access/recall.py).
+TOKEN_SECONDS = CALLER_SECONDS
+_tokens = recall.tokens
 
 
 @dataclass(frozen=True)
@@ -154,39 +186,13 @@ class LiveAppUser:
     area: str | None
 
 
-class _TokenCache:
-    def __init__(self, ttl: float = TOKEN_SECONDS, max_entries: int = 10_000) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._entries: dict[str, tuple[LiveAppUser, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str, now: float) -> LiveAppUser | None:
-        entry = self._entries.get(token)
-        if entry is None or entry[1] <= now:
-            return None
-        return entry[0]
-
-    def put(self, token: str, app_user: LiveAppUser, now: float) -> None:
-        with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()
-            self._entries[token] = (app_user, now + self._ttl)
-
-    def forget(self, token: str) -> None:
-        with self._lock:
-            self._entries.pop(token, None)
-
-
-_tokens = _TokenCache()
-
-
 def app_user_for_token(session: Session, token: str) -> LiveAppUser | None:
     """The live app user holding ``token``; None for unknown or revoked tokens (see TOKEN_SECONDS)."""
     now = time.monotonic()
-    known = _tokens.get(token, now)
+    known = recall.tokens.get(token, now)
     if known is not None:
         return known
+    stamp = recall.tokens.stamp()
     row = session.execute(
         select(AppUser.id, AppUser.project_id, AppUser.area).where(
             AppUser.token == token, AppUser.revoked_at.is_(None)
@@ -195,19 +201,47 @@ def app_user_for_token(session: Session, token: str) -> LiveAppUser | None:
     if row is None:
         return None
     live = LiveAppUser(id=row.id, project_id=row.project_id, area=row.area)
-    _tokens.put(token, live, now)
+    recall.tokens.put(token, live, now, owner=row.id, stamp=stamp)
     return live
-
-
-def forget_token(token: str) -> None:
-    """The app user holding ``token`` was revoked or changed: this process reads it again next time."""
-    _tokens.forget(token)
 
 
 def revoke_app_user(session: Session, app_user: AppUser) -> None:
     app_user.revoked_at = utcnow()
-    forget_token(app_user.token)
+    forget_token(session, app_user.token)
     record(session, "app_user.revoke", subject=app_user.display_name, details={"app_user_id": app_user.id})
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    """What a request needs of a named account that signed in with HTTP Basic: its memberships come with it,
+    so a request in one of its projects needs no query at all."""
+
+    id: int
+    role: str
+    scopes: tuple[Scope, ...]
+
+
+# Keys of remembered Basic credentials: a digest under a key of this process alone, so no password is kept,
+# and with the database in it, so one process's databases (a test run's) never share an entry.
+_BASIC_KEY = secrets.token_bytes(32)
+
+
+def account_for_basic(session: Session, verifier: PasswordVerifier, email: str, password: str) -> LiveAccount | None:
+    """The live account of an HTTP Basic email and password, or None (see TOKEN_SECONDS for how long a
+    success is remembered; the argon2 check itself is remembered longer by ``verifier``)."""
+    database = str(session.get_bind().url)
+    key = hmac.new(_BASIC_KEY, f"{database}\0{email.strip().lower()}\0{password}".encode(), hashlib.sha256).digest()
+    now = time.monotonic()
+    known = recall.accounts.get(key, now)
+    if known is not None:
+        return known
+    stamp = recall.accounts.stamp()
+    user = verifier.verify(session, email, password)
+    if user is None:
+        return None
+    live = LiveAccount(id=user.id, role=user.role, scopes=tuple(scopes_of(session, user.id)))
+    recall.accounts.put(key, live, now, owner=user.id, stamp=stamp)
+    return live
 
 
 SESSION_TTL_SECONDS = 24 * 3600
@@ -247,6 +281,7 @@ def set_password(session: Session, user: User, password: str, *, actor_user_id: 
     """A new password (an administrator's reset): every session of the account ends with the old hash."""
     check_password(password)
     user.password_hash = hash_password(password)
+    forget_account(session, user.id)
     record(session, "user.password", subject=user.email, user_id=actor_user_id)
 
 
@@ -255,6 +290,7 @@ def set_disabled(session: Session, user: User, disabled: bool, *, actor_user_id:
     if disabled and user.id == actor_user_id:
         raise BadRequest("You cannot disable your own account.")
     user.disabled_at = utcnow() if disabled else None
+    forget_account(session, user.id)
     record(session, "user.disable" if disabled else "user.enable", subject=user.email, user_id=actor_user_id)
 
 

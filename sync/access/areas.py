@@ -17,7 +17,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.access.accounts import create_app_user, forget_token
+from sync.access.accounts import create_app_user
+from sync.access.recall import forget_token
 from sync.db.models import AppUser, Project
 from sync.errors import BadRequest, NotFound
 from sync.oversight.audit import record
@@ -56,7 +57,7 @@ def set_area(session: Session, app_user_id: int, area: str | None) -> AppUser:
     """Give a phone another area (or none: the whole list); its next form update fetches the new list."""
     app_user = get_app_user(session, app_user_id)
     app_user.area = check_area(area) if area is not None else None
-    forget_token(app_user.token)
+    forget_token(session, app_user.token)
     record(session, "app_user.area", subject=app_user.display_name, details={"app_user_id": app_user.id, "area": area})
     return app_user
 

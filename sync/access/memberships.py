@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync.access.places import check_area
+from sync.access.recall import forget_account
 from sync.access.roles import ROLES
 from sync.access.scope import Scope
 from sync.db.models import Membership, Project, User
@@ -35,6 +36,7 @@ def grant(
     else:
         membership.role, membership.area = role, area
     session.flush()
+    forget_account(session, user.id)
     record(session, "user.membership", subject=user.email,
            details={"project_id": project_id, "role": role, "area": area}, user_id=actor_user_id)
     return membership

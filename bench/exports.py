@@ -38,19 +38,19 @@ import requests
 
 from bench.ingest import QINGLING, ROOT, _free_port
 from bench.registry import Databases
-from sync.exports.stored import FORMAT as FLAT_FORMAT
 
 USER, PASSWORD = "bench@county.example", "bench password 1234"
 
 
 def instance(index: int, version: str) -> tuple[str, bytes]:
-    instance_id, xml, _flat = instance_and_copy(index, version)
+    instance_id, xml, _tables = instance_and_tables(index, version)
     return instance_id, xml
 
 
-def instance_and_copy(index: int, version: str) -> tuple[str, bytes, bytes]:
-    """One submission's instance ID, XML and the flattened copy ingestion would store for it, built from
-    the same values (`load` checks the copy against the walker's on the first rows)."""
+def instance_and_tables(index: int, version: str) -> tuple[str, bytes, list]:
+    """One submission's instance ID, XML and the rows of its tables as the walker reads them, built from
+    the same values, so the copy ingestion would store is made without parsing (`load` checks it against
+    ingestion's own on the first rows)."""
     rng = random.Random(index)
     instance_id = f"uuid:{uuid.UUID(int=rng.getrandbits(128))}"
     texts = [f"text {rng.randint(0, 10**9)}" for _ in range(11)]
@@ -70,10 +70,9 @@ def instance_and_copy(index: int, version: str) -> tuple[str, bytes, bytes]:
         )
         + f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
     )
-    root = [instance_id, instance_id, *texts, *ints, *decimals, status, location, instance_id, ""]
-    members = [[instance_id, f"{instance_id}/members[{m}]", *person] for m, person in enumerate(people, 1)]
-    flat = json.dumps([FLAT_FORMAT, [[root], members]], ensure_ascii=False, separators=(",", ":"))
-    return instance_id, xml.encode(), flat.encode()
+    root = ([*texts, *ints, *decimals, status, location, instance_id, ""], instance_id, instance_id)
+    members = [(list(person), instance_id, f"{instance_id}/members[{m}]") for m, person in enumerate(people, 1)]
+    return instance_id, xml.encode(), [[root], members]
 
 
 def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool = True) -> None:
@@ -89,7 +88,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool
     from sync.access.accounts import create_user
     from sync.db.engine import transaction
     from sync.db.models import Submission, SubmissionVersion
-    from sync.exports.stored import flat_copy
+    from sync.exports.copies import flat_copy, writer
     from sync.intake.publishing import publish_source
 
     settings = load_settings({}, data_dir=data_dir, database_url=database_url, publish_forms_on_start=False)
@@ -102,13 +101,15 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool
         create_user(session, USER, PASSWORD, "viewer")
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batch = 5000
+    copies = writer(form_xml)
     for index in range(min(rows, 200)):  # the copies written below are the walker's, as ingestion's are
-        instance_id, xml, copy = instance_and_copy(index, version)
-        assert copy == flat_copy(form_xml, xml, instance_id), f"row {index}: not the walker's copy"
+        instance_id, xml, tables = instance_and_tables(index, version)
+        made = copies.copy(tables, instance_id)
+        assert made == flat_copy(form_xml, xml, instance_id), f"row {index}: not ingestion's copy"
     for first in range(0, rows, batch):
         subs, versions = [], []
         for index in range(first, min(rows, first + batch)):
-            instance_id, xml, copy = instance_and_copy(index, version)
+            instance_id, xml, tables = instance_and_tables(index, version)
             created = start + timedelta(seconds=index)
             subs.append({"id": index + 1, "form_id": form_id, "instance_id": instance_id, "created_at": created})
             versions.append(
@@ -120,7 +121,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool
                     "current": True,
                     "xml": xml,
                     "xml_sha256": hashlib.sha256(xml).hexdigest(),
-                    "flat": copy if flat else None,  # as ingestion stores it
+                    "flat": copies.copy(tables, instance_id) if flat else None,  # as ingestion stores it
                     "device_id": "collect:bench",
                     "created_at": created,
                 }

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from sync.db.models import Job, SubmissionVersion
 from sync.evidence.examine import PhotoSettings, images_of
-from sync.exports.stored import backfill
+from sync.exports.copies import backfill
 from sync.jobs.queue import JobKind, JobKinds, enqueue
 from sync.ledger.derive import derive_households
 from sync.registry.normalize import run_normalize_job

@@ -30,7 +30,7 @@ from sync.errors import BadRequest, Problem
 from sync.exports.flatten import FlatRow, Flattener, slots
 from sync.exports.plan import Field, FormSchema, Table
 from sync.exports.source import ExportQuery, ExportRow, count_rows
-from sync.exports.stored import iter_tables
+from sync.exports.stored import iter_copies, iter_tables
 from sync.times import iso_ms
 
 SUPPORTED = {"$top", "$skip", "$skiptoken", "$count", "$filter", "$wkt", "$expand", "$select", "$orderby", "$format"}
@@ -367,7 +367,7 @@ class _Converter:
         self.tables = schema.tables()
         # the feed's table, with every nested one when repeats are expanded
         self.flattener = Flattener(schema, None if options.expand else [table.path])
-        shapes = [self._shape(t.node, t, *slots(t)) for t in self.tables]
+        shapes = self.shapes = [self._shape(t.node, t, *slots(t)) for t in self.tables]
         identifier = (_ID, _EXTRA, 0, None)
         # a repeat row expanded inside its parent: its __id and properties
         self.children = [_Template([identifier, *shape]) for shape in shapes]
@@ -472,6 +472,27 @@ class _Converter:
         return out
 
 
+class RootText:
+    """A submission's answers as the plain feed (``Submissions`` without ``$expand``, ``$select`` or
+    ``$wkt``) writes them: its entity's members between ``__id`` and ``__system``. Stored with the copy of
+    each version (`sync.exports.copies`), so the feed of the form's current version writes a row from
+    that text and its metadata instead of converting every answer (`plain_entity`)."""
+
+    def __init__(self, schema: FormSchema) -> None:
+        self.converter = _Converter(schema, FeedOptions(), schema.tables()[0])
+        self.template = _Template(self.converter.shapes[0])
+
+    def __call__(self, values: list[str | None], instance_id: str) -> str:
+        text = self.converter.render(self.template, values, (), _row_nav(instance_id), None, instance_id)
+        return text[1:-1]  # the members, without the object's braces
+
+
+def plain_entity(row: ExportRow, text: str) -> str:
+    """A root entity of the plain feed from its stored `RootText`: the same text the converter writes."""
+    members = ", " + text if text else ""
+    return '{"__id": ' + _STRING(row.instance_id) + members + ', "__system": ' + system_json(row) + "}"
+
+
 def _member_name(member: str) -> str:
     """The property a JSON member names, without an ``@odata`` annotation (for ``$select``)."""
     return json.loads(member[: member.index('": ') + 1]).split("@")[0]
@@ -563,8 +584,9 @@ def feed(
         if options.skiptoken is not None:
             created, resume_id, resume_at = options.skiptoken
             query.after = (created, resume_id + 1)  # keyset: this submission and every older one
-        for row, tables in iter_tables(connection, query, converter.flattener):
-            entities = converter.entities(table, row, tables)
+        plain = table.parent is None and not (options.expand or options.select or options.wkt)
+        for row, tables, texts in iter_copies(connection, query, converter.flattener, texts=plain):
+            entities = [plain_entity(row, texts.odata())] if texts else converter.entities(table, row, tables)
             start = resume_at if row.id == resume_id else 0
             for index in range(start, len(entities)):
                 if skipped < options.skip and options.skiptoken is None:

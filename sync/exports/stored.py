@@ -1,58 +1,41 @@
-"""The flattened copy of each submission version, written at ingestion and read back by every export.
+"""The stored copy of each submission version, written at ingestion and read back by every export.
 
 Parsing each instance and walking it were two thirds of an export's time (docs/performance.md,
 Exports). Ingestion already holds the XML and its form version, so it flattens the instance once, with
 the exports' own walker (`sync.exports.flatten.Flattener`, the schema of the version's form), and stores
-the rows of every table in ``submission_versions.flat`` in the same transaction. An export of the form's
-current version reads those rows and neither parses nor walks; anything else falls back to the XML,
-so an export is never incomplete: a version not flattened yet (stored before this column, until the
-``flatten`` job has filled it in), one of an earlier form version (its tables differ), ``deletedFields``
-(a merged schema), or a copy in an older `FORMAT`.
+the rows of every table in ``submission_versions.flat`` in the same transaction (`sync.exports.copies`
+writes it). An export of the form's current version reads those rows and neither parses nor walks;
+anything else falls back to the XML, so an export is never incomplete: a version not flattened yet
+(stored before this column, until the ``flatten`` job has filled it in), one of an earlier form version
+(its tables differ), ``deletedFields`` (a merged schema), or a copy in an older `FORMAT`.
 
-The copy is JSON (compact, decoded in C): ``[FORMAT, tables]``, a list per table in
+The rows are JSON (compact, decoded in C): ``[FORMAT, tables]``, a list per table in
 `FormSchema.tables()` order of rows ``[parent key, key, slot values...]``. Bump `FORMAT` whenever the
 walker or the schema reader changes what a row holds; old copies are then ignored.
+
+Before the rows, a copy carries the texts the commonest exports write, so they copy text instead of
+converting answers: ``T{TEXTS_FORMAT}``, the plain OData feed's members (`odata.RootText`), the CSV root
+row's data fields, then each repeat table's CSV lines (`csv_files.PlainCsv`), each followed by
+`SEPARATOR`. The separator cannot occur in them: XML 1.0 allows no such character in a document, and
+the rows' JSON escapes control characters. Copies written before the texts existed start with the rows
+(``[``) and are read as rows alone; bump `TEXTS_FORMAT` whenever what a text holds changes.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 
-from lxml import etree
 from sqlalchemy import Connection, select
-from sqlalchemy.orm import Session
 
-from sync.db.models import FormVersion, SubmissionVersion
+from sync.db.models import SubmissionVersion
 from sync.exports.flatten import FlatRow, Flattener
-from sync.exports.plan import form_schema
 from sync.exports.source import ExportQuery, ExportRow, iter_rows, parse_xml
 
 FORMAT = 1
-BACKFILL_BATCH = 500
-_log = logging.getLogger(__name__)
-_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
-_flatteners: dict[bytes, Flattener] = {}
-
-
-def _flattener(form_xml: bytes) -> Flattener:
-    found = _flatteners.get(form_xml)
-    if found is None:
-        if len(_flatteners) >= 64:
-            _flatteners.clear()
-        found = _flatteners[form_xml] = Flattener(form_schema(form_xml))
-    return found
-
-
-def flat_copy(form_xml: bytes, instance_xml: bytes, instance_id: str) -> bytes | None:
-    """The stored copy of one instance, or None when it cannot be made (the export then parses the XML)."""
-    try:
-        tables = _flattener(form_xml).rows(parse_xml(instance_xml), instance_id)
-    except (ValueError, etree.XMLSyntaxError, StopIteration, KeyError):
-        _log.warning("instance %s not flattened; exports will read its XML", instance_id, exc_info=True)
-        return None
-    return _ENCODE([FORMAT, [[[parent, key, *values] for values, parent, key in rows] for rows in tables]]).encode()
+TEXTS_FORMAT = 1
+SEPARATOR = b"\x1e"  # ASCII's record separator
+TEXTS_MARK = b"T%d" % TEXTS_FORMAT + SEPARATOR
 
 
 def read_copy(flat: bytes, widths: list[int]) -> list[list[FlatRow]] | None:
@@ -67,43 +50,57 @@ def read_copy(flat: bytes, widths: list[int]) -> list[list[FlatRow]] | None:
     return tables
 
 
+class Texts:
+    """The stored texts of one copy (see the module's docstring), each split off only when it is read."""
+
+    __slots__ = ("copy",)
+
+    def __init__(self, copy: bytes) -> None:
+        self.copy = copy
+
+    def odata(self) -> str:
+        return self.copy.split(SEPARATOR, 2)[1].decode("utf-8")
+
+    def csv(self, tables: int) -> list[str]:
+        """The CSV root row's fields and the lines of the first ``tables`` - 1 repeat tables."""
+        return [part.decode("utf-8") for part in self.copy.split(SEPARATOR, tables + 2)[2 : tables + 2]]
+
+
+def _rows_of(copy: bytes) -> bytes:
+    return copy if copy[:1] == b"[" else copy[copy.rfind(SEPARATOR) + 1 :]
+
+
 def iter_tables(
     connection: Connection, query: ExportQuery, flattener: Flattener
 ) -> Iterator[tuple[ExportRow, list[list[FlatRow]]]]:
     """Each matching submission (as `iter_rows`) with the rows of every table ``flattener`` wants.
 
     The stored copy gives all tables; the fallback walks only the wanted ones, the consumer reads those."""
+    for row, tables, _texts in iter_copies(connection, query, flattener, texts=False):
+        yield row, tables
+
+
+def iter_copies(
+    connection: Connection, query: ExportQuery, flattener: Flattener, *, texts: bool
+) -> Iterator[tuple[ExportRow, list[list[FlatRow]] | None, Texts | None]]:
+    """As `iter_tables`, and with ``texts`` each submission whose copy has its texts comes with them
+    instead of its rows (None), which are then neither decoded nor walked."""
     widths = flattener.widths
     for row, root in iter_rows(connection, query, flat=True):
-        tables = read_copy(row.flat, widths) if row.flat is not None else None
+        copy = row.flat
+        if texts and copy is not None and copy.startswith(TEXTS_MARK):
+            yield row, None, Texts(copy)
+            continue
+        tables = read_copy(_rows_of(copy), widths) if copy is not None else None
         if tables is None:
             if root is None:
                 xml = row.xml if row.xml is not None else _xml(connection, row.version_id)
                 root = parse_xml(xml)
             tables = flattener.rows(root, row.instance_id)
-        yield row, tables
+        yield row, tables, None
 
 
 def _xml(connection: Connection, version_id: int) -> bytes:
     return connection.scalar(select(SubmissionVersion.xml).where(SubmissionVersion.id == version_id))
 
 
-def backfill(session: Session, limit: int = BACKFILL_BATCH) -> int:
-    """Flatten up to ``limit`` current versions that have no copy yet; how many were looked at.
-
-    Run by the ``flatten`` job (sync/job_kinds.py) after the migration that added the column; a version
-    that cannot be flattened gets an empty copy of format 0, so it is not tried again and exports read its
-    XML."""
-    rows = session.execute(
-        select(SubmissionVersion.id, SubmissionVersion.xml, SubmissionVersion.instance_id, FormVersion.xml)
-        .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
-        .where(SubmissionVersion.current.is_(True), SubmissionVersion.flat.is_(None))
-        .order_by(SubmissionVersion.id)
-        .limit(limit)
-    ).all()
-    for version_id, xml, instance_id, form_xml in rows:
-        copy = flat_copy(form_xml, xml, instance_id) or b"[0,[]]"
-        session.execute(
-            SubmissionVersion.__table__.update().where(SubmissionVersion.id == version_id).values(flat=copy)
-        )
-    return len(rows)

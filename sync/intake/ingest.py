@@ -39,7 +39,7 @@ from sync.errors import (
     SubmissionConflict,
     ValueTooLong,
 )
-from sync.exports.stored import flat_copy
+from sync.exports.copies import flat_copy
 from sync.intake.instance_xml import InstanceHeader, parse_instance, read_header, values_at
 from sync.job_kinds import NORMALIZE, PHOTOS
 from sync.jobs.queue import enqueue_now

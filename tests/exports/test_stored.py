@@ -20,6 +20,7 @@ from tests.exports.conftest import FORM, shapes_xml
 BASE = f"/v1/projects/1/forms/{FORM}"
 SVC = f"{BASE}.svc"
 DOWNLOADS = [
+    f"{BASE}/submissions.csv.zip?attachments=false",
     f"{BASE}/submissions.csv.zip?attachments=false&splitSelectMultiples=true",
     f"{BASE}/submissions.csv?groupPaths=false",
     f"{BASE}/submissions.parquet",
@@ -35,14 +36,21 @@ DOWNLOADS = [
 ]
 # Without its group: OData tells an absent group (null) from a present one with empty answers.
 NO_GROUP = "<house_grade>C</house_grade><rooms>x</rooms><members><m_name>赵六</m_name></members>"
+# Texts CSV must quote and JSON must escape, in the root table and in nested repeats.
+AWKWARD = (
+    "<place><township>1501, \"21\"</township><spot>40 111</spot></place><house_grade>B</house_grade>"
+    "<members><m_name>\"王\", 二\nline two</m_name><jobs><job>100% %s</job></jobs><jobs><job></job></jobs></members>"
+)
 
 
 @pytest.fixture
 def more_shapes(collect, shapes) -> list[str]:  # noqa: ANN001
     time.sleep(0.01)
-    response = collect.post(submission_body(shapes_xml("uuid:no-group", NO_GROUP)))
-    assert response.status_code == 201, response.data
-    return [*shapes, "uuid:no-group"]
+    for instance_id, body in (("uuid:no-group", NO_GROUP), ("uuid:awkward", AWKWARD)):
+        response = collect.post(submission_body(shapes_xml(instance_id, body)))
+        assert response.status_code == 201, response.data
+        time.sleep(0.01)
+    return [*shapes, "uuid:no-group", "uuid:awkward"]
 
 
 def _contents(client, supervisor) -> dict[str, object]:  # noqa: ANN001
@@ -69,7 +77,7 @@ def _copies(services) -> list[bytes | None]:  # noqa: ANN001
 
 def test_exports_read_the_stored_copies_and_match_the_xml(client, services, more_shapes, supervisor) -> None:  # noqa: ANN001
     copies = _copies(services)
-    assert len(copies) == 4 and all(copies), "ingestion stores a copy of every version"
+    assert len(copies) == 5 and all(copies), "ingestion stores a copy of every version"
     from_copies = _contents(client, supervisor)
     entity = next(e for e in client.get(f"{SVC}/Submissions", headers=supervisor).get_json()["value"]
                   if e["__id"] == "uuid:no-group")
@@ -106,6 +114,26 @@ def test_a_copy_of_another_format_or_version_falls_back_to_the_xml(client, servi
     with transaction(services.sessions) as session:
         session.execute(update(SubmissionVersion).values(flat=b"[0,[]]"))
     assert client.get(f"{SVC}/Submissions?$expand=*", headers=supervisor).data == before
+
+
+def test_copies_from_before_the_stored_texts_give_the_same_files(client, services, more_shapes, supervisor) -> None:  # noqa: ANN001
+    """Copies written before they carried the exports' texts hold the rows alone: read as rows, they give
+    the same bytes, and so do copies whose texts are of another (older) format."""
+    from sync.exports.stored import SEPARATOR
+
+    copies = _copies(services)
+    assert all(copy.startswith(b"T1" + SEPARATOR) for copy in copies)
+    with_texts = _contents(client, supervisor)
+    rows_only = {copy: copy[copy.rfind(SEPARATOR) + 1 :] for copy in copies}
+    with transaction(services.sessions) as session:
+        for copy, rows in rows_only.items():
+            session.execute(update(SubmissionVersion).where(SubmissionVersion.flat == copy).values(flat=rows))
+    assert _contents(client, supervisor) == with_texts
+    with transaction(services.sessions) as session:
+        for copy, rows in rows_only.items():
+            older = b"T0" + copy[2:]
+            session.execute(update(SubmissionVersion).where(SubmissionVersion.flat == rows).values(flat=older))
+    assert _contents(client, supervisor) == with_texts
 
 
 def test_the_migration_queues_the_backfill_of_earlier_versions(client, services, shapes, supervisor) -> None:  # noqa: ANN001

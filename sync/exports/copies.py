@@ -1,0 +1,86 @@
+"""Writing the stored copy of a submission version (its format and its reading: `sync.exports.stored`).
+
+Ingestion writes each version's copy in its own transaction (`flat_copy`); the ``flatten`` job fills in
+the copies of versions stored before there were any (`backfill`). Both make it the same way, from the
+schema of the version's own form: the rows of every table, and before them the texts the plain OData
+feed and the CSV exports write for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sync.db.models import FormVersion, SubmissionVersion
+from sync.exports.csv_files import PlainCsv
+from sync.exports.flatten import FlatRow, Flattener
+from sync.exports.odata import RootText
+from sync.exports.plan import form_schema
+from sync.exports.source import parse_xml
+from sync.exports.stored import FORMAT, SEPARATOR, TEXTS_MARK
+
+BACKFILL_BATCH = 500
+_log = logging.getLogger(__name__)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+
+
+class _Writer:
+    """What one form version's copies are made with, compiled once per form version."""
+
+    def __init__(self, form_xml: bytes) -> None:
+        schema = form_schema(form_xml)
+        self.flattener = Flattener(schema)
+        self.odata = RootText(schema)
+        self.csv = PlainCsv(schema)
+
+    def copy(self, tables: list[list[FlatRow]], instance_id: str) -> bytes:
+        texts = [self.odata(tables[0][0][0], instance_id), *self.csv(tables)]
+        rows = _ENCODE([FORMAT, [[[parent, key, *values] for values, parent, key in rows] for rows in tables]])
+        return TEXTS_MARK + SEPARATOR.join(text.encode("utf-8") for text in [*texts, rows])
+
+
+_writers: dict[bytes, _Writer] = {}
+
+
+def writer(form_xml: bytes) -> _Writer:
+    found = _writers.get(form_xml)
+    if found is None:
+        if len(_writers) >= 64:
+            _writers.clear()
+        found = _writers[form_xml] = _Writer(form_xml)
+    return found
+
+
+def flat_copy(form_xml: bytes, instance_xml: bytes, instance_id: str) -> bytes | None:
+    """The stored copy of one instance, or None when it cannot be made (the export then parses the XML)."""
+    try:
+        made = writer(form_xml)
+        return made.copy(made.flattener.rows(parse_xml(instance_xml), instance_id), instance_id)
+    except (ValueError, etree.XMLSyntaxError, StopIteration, KeyError):
+        _log.warning("instance %s not flattened; exports will read its XML", instance_id, exc_info=True)
+        return None
+
+
+def backfill(session: Session, limit: int = BACKFILL_BATCH) -> int:
+    """Flatten up to ``limit`` current versions that have no copy yet; how many were looked at.
+
+    Run by the ``flatten`` job (sync/job_kinds.py) after the migration that added the column; a version
+    that cannot be flattened gets an empty copy of format 0, so it is not tried again and exports read its
+    XML."""
+    rows = session.execute(
+        select(SubmissionVersion.id, SubmissionVersion.xml, SubmissionVersion.instance_id, FormVersion.xml)
+        .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
+        .where(SubmissionVersion.current.is_(True), SubmissionVersion.flat.is_(None))
+        .order_by(SubmissionVersion.id)
+        .limit(limit)
+    ).all()
+    for version_id, xml, instance_id, form_xml in rows:
+        copy = flat_copy(form_xml, xml, instance_id) or b"[0,[]]"
+        session.execute(
+            SubmissionVersion.__table__.update().where(SubmissionVersion.id == version_id).values(flat=copy)
+        )
+    return len(rows)

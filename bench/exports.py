@@ -88,7 +88,7 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool
     from sync.access.accounts import create_user
     from sync.db.engine import transaction
     from sync.db.models import Submission, SubmissionVersion
-    from sync.exports.copies import flat_copy, writer
+    from sync.exports.copies import copies_of, writer
     from sync.intake.publishing import publish_source
 
     settings = load_settings({}, data_dir=data_dir, database_url=database_url, publish_forms_on_start=False)
@@ -104,12 +104,14 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool
     copies = writer(form_xml)
     for index in range(min(rows, 200)):  # the copies written below are the walker's, as ingestion's are
         instance_id, xml, tables = instance_and_tables(index, version)
-        made = copies.copy(tables, instance_id)
-        assert made == flat_copy(form_xml, xml, instance_id), f"row {index}: not ingestion's copy"
+        flat_copy, texts = copies.copies(tables, instance_id)
+        made = copies_of(form_xml, xml, instance_id)
+        assert (flat_copy, texts) == (made["flat"], made["texts"]), f"row {index}: not ingestion's copies"
     for first in range(0, rows, batch):
         subs, versions = [], []
         for index in range(first, min(rows, first + batch)):
             instance_id, xml, tables = instance_and_tables(index, version)
+            flat_copy, texts = copies.copies(tables, instance_id) if flat else (None, None)  # as ingestion stores them
             created = start + timedelta(seconds=index)
             subs.append({"id": index + 1, "form_id": form_id, "instance_id": instance_id, "created_at": created})
             versions.append(
@@ -121,7 +123,8 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool
                     "current": True,
                     "xml": xml,
                     "xml_sha256": hashlib.sha256(xml).hexdigest(),
-                    "flat": copies.copy(tables, instance_id) if flat else None,  # as ingestion stores it
+                    "flat": flat_copy,
+                    "texts": texts,
                     "device_id": "collect:bench",
                     "created_at": created,
                 }

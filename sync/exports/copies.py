@@ -1,9 +1,9 @@
 """Writing the stored copy of a submission version (its format and its reading: `sync.exports.stored`).
 
-Ingestion writes each version's copy in its own transaction (`flat_copy`); the ``flatten`` job fills in
+Ingestion writes each version's copy in its own transaction (`copies_of`); the ``flatten`` job fills in
 the copies of versions stored before there were any (`backfill`). Both make it the same way, from the
-schema of the version's own form: the rows of every table, and before them the texts the plain OData
-feed and the CSV exports write for it.
+schema of the version's own form: the rows of every table (``flat``), and the texts the plain OData feed
+and the CSV exports write for it (``texts``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import logging
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from sync.db.models import FormVersion, SubmissionVersion
@@ -37,10 +37,11 @@ class _Writer:
         self.odata = RootText(schema)
         self.csv = PlainCsv(schema)
 
-    def copy(self, tables: list[list[FlatRow]], instance_id: str) -> bytes:
-        texts = [self.odata(tables[0][0][0], instance_id), *self.csv(tables)]
+    def copies(self, tables: list[list[FlatRow]], instance_id: str) -> tuple[bytes, bytes]:
+        """The rows' copy and the texts' copy of one instance's tables."""
         rows = _ENCODE([FORMAT, [[[parent, key, *values] for values, parent, key in rows] for rows in tables]])
-        return TEXTS_MARK + SEPARATOR.join(text.encode("utf-8") for text in [*texts, rows])
+        texts = [self.odata(tables[0][0][0], instance_id), *self.csv(tables)]
+        return rows.encode(), TEXTS_MARK + SEPARATOR.join(text.encode("utf-8") for text in texts)
 
 
 _writers: dict[bytes, _Writer] = {}
@@ -55,32 +56,38 @@ def writer(form_xml: bytes) -> _Writer:
     return found
 
 
-def flat_copy(form_xml: bytes, instance_xml: bytes, instance_id: str) -> bytes | None:
-    """The stored copy of one instance, or None when it cannot be made (the export then parses the XML)."""
+def copies_of(form_xml: bytes, instance_xml: bytes, instance_id: str) -> dict[str, bytes | None]:
+    """The stored copies of one instance, as the columns ``flat`` and ``texts``; None when they cannot be
+    made (the exports then parse the XML)."""
     try:
         made = writer(form_xml)
-        return made.copy(made.flattener.rows(parse_xml(instance_xml), instance_id), instance_id)
+        flat, texts = made.copies(made.flattener.rows(parse_xml(instance_xml), instance_id), instance_id)
     except (ValueError, etree.XMLSyntaxError, StopIteration, KeyError):
         _log.warning("instance %s not flattened; exports will read its XML", instance_id, exc_info=True)
-        return None
+        return {"flat": None, "texts": None}
+    return {"flat": flat, "texts": texts}
 
 
 def backfill(session: Session, limit: int = BACKFILL_BATCH) -> int:
-    """Flatten up to ``limit`` current versions that have no copy yet; how many were looked at.
+    """Make the copies of up to ``limit`` current versions that lack one; how many were looked at.
 
-    Run by the ``flatten`` job (sync/job_kinds.py) after the migration that added the column; a version
-    that cannot be flattened gets an empty copy of format 0, so it is not tried again and exports read its
-    XML."""
+    Run by the ``flatten`` job (sync/job_kinds.py) after the migrations that added the columns (0011 the
+    rows, 0016 the texts); a version that cannot be flattened gets an empty copy of format 0 and empty
+    texts, so it is not tried again and exports read its XML."""
     rows = session.execute(
         select(SubmissionVersion.id, SubmissionVersion.xml, SubmissionVersion.instance_id, FormVersion.xml)
         .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
-        .where(SubmissionVersion.current.is_(True), SubmissionVersion.flat.is_(None))
+        .where(
+            SubmissionVersion.current.is_(True),
+            or_(SubmissionVersion.flat.is_(None), SubmissionVersion.texts.is_(None)),
+        )
         .order_by(SubmissionVersion.id)
         .limit(limit)
     ).all()
     for version_id, xml, instance_id, form_xml in rows:
-        copy = flat_copy(form_xml, xml, instance_id) or b"[0,[]]"
+        made = copies_of(form_xml, xml, instance_id)
+        values = {"flat": made["flat"] or b"[0,[]]", "texts": made["texts"] or b""}
         session.execute(
-            SubmissionVersion.__table__.update().where(SubmissionVersion.id == version_id).values(flat=copy)
+            SubmissionVersion.__table__.update().where(SubmissionVersion.id == version_id).values(**values)
         )
     return len(rows)

@@ -45,6 +45,7 @@ from sync.exports.filters import CompiledFilter, parse_filter
 from sync.exports.plan import Field, FormSchema, form_schema, merged_schema
 
 BATCH = 2000
+ROW_FIELDS = 16  # the columns of an `ExportRow` in the export statement; the area mark follows them
 # Administrative codes: county 6 digits, township 9, village 12 (docs/registry.md); an area is any prefix.
 AREA_FIELDS = ("village", "township", "county")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -69,6 +70,7 @@ class ExportRow:
     version_id: int
     xml: bytes | None  # None when the stored flattened copy is read instead (`sync.exports.stored`)
     flat: bytes | None = None
+    texts: bytes | None = None  # the exports' stored texts, where asked for (`sync.exports.stored`)
 
     def system(self) -> dict[str, Any]:
         """The values ``$filter`` and OData's ``__system`` see."""
@@ -146,7 +148,7 @@ def build_query(
     )
 
 
-def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False):  # noqa: ANN202 - a Select
+def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False, texts: bool = False):  # noqa: ANN202
     attachments = SubmissionAttachment
     older = aliased(SubmissionVersion)
     expected = (
@@ -172,10 +174,10 @@ def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False): 
         present,
         expected,
         SubmissionVersion.id,
-        *_content(query, flat),
+        *_content(query, flat, texts),
     ]
     if query.area is not None:
-        columns.append(in_area_registry(query.area))  # raw[15]
+        columns.append(in_area_registry(query.area))  # raw[ROW_FIELDS]
     statement = (
         select(*columns)
         .join(SubmissionVersion, SubmissionVersion.submission_id == Submission.id)
@@ -195,18 +197,19 @@ def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False): 
     return statement.order_by(Submission.created_at.desc(), Submission.id.desc())
 
 
-def _content(query: ExportQuery, flat: bool) -> list[Any]:
-    """The XML and the stored copy, each read only where it is used: the copy of a version of the form's
-    current version (when the export's schema is that version's), else the XML."""
+def _content(query: ExportQuery, flat: bool, texts: bool) -> list[Any]:
+    """The XML, the stored rows and the stored texts, each read only where it is used: the copies of a
+    version of the form's current version (when the export's schema is that version's), else the XML."""
     if not flat or query.deleted_fields or query.form.current_version_id is None:
-        return [SubmissionVersion.xml, null()]
-    usable = and_(
-        SubmissionVersion.flat.is_not(None), SubmissionVersion.form_version_id == query.form.current_version_id
-    )
-    copy = case((usable, SubmissionVersion.flat), else_=null())
+        return [SubmissionVersion.xml, null(), null()]
+    of_current = SubmissionVersion.form_version_id == query.form.current_version_id
+    usable = and_(SubmissionVersion.flat.is_not(None), of_current)
+    text_usable = and_(SubmissionVersion.texts.is_not(None), of_current) if texts else false()
+    text = case((text_usable, SubmissionVersion.texts), else_=null()) if texts else null()
+    copy = case((text_usable, null()), (usable, SubmissionVersion.flat), else_=null())
     if query.filters_in_python:  # the filter reads the answers from the parsed XML
-        return [SubmissionVersion.xml, copy]
-    return [case((usable, null()), else_=SubmissionVersion.xml), copy]
+        return [SubmissionVersion.xml, copy, text]
+    return [case((text_usable, null()), (usable, null()), else_=SubmissionVersion.xml), copy, text]
 
 
 def in_area_registry(area: str) -> ColumnElement[bool]:
@@ -248,15 +251,16 @@ def count_rows(connection: Connection, query: ExportQuery) -> int:
 
 
 def iter_rows(
-    connection: Connection, query: ExportQuery, *, parse: bool = True, flat: bool = False
+    connection: Connection, query: ExportQuery, *, parse: bool = True, flat: bool = False, texts: bool = False
 ) -> Iterator[tuple[ExportRow, etree._Element | None]]:
     """Each matching submission with its parsed instance, newest first, streamed in batches.
 
     ``parse=False`` skips parsing where the filters do not need the answers (the instance is then None):
     the media pass needs only the metadata. ``flat=True`` reads the stored flattened copy where it
     applies, and the XML only where it does not (`sync.exports.stored.iter_tables`), parsing nothing
-    unless the filters need the answers."""
-    statement = _statement(query, flat=flat)
+    unless the filters need the answers; ``texts=True`` also the stored texts, and then neither the rows
+    nor the XML of a version that has them."""
+    statement = _statement(query, flat=flat, texts=texts)
     parse = parse and not flat
     python = query.filters_in_python
     if not python:
@@ -269,10 +273,10 @@ def iter_rows(
     result = connection.execution_options(yield_per=BATCH).execute(statement)
     try:
         for raw in result:
-            row = ExportRow(*raw[:15])
+            row = ExportRow(*raw[:ROW_FIELDS])
             root = parse_xml(row.xml) if parse or python else None
             if python:
-                if query.area is not None and not in_area(bool(raw[15]), query.schema, root, query.area):
+                if query.area is not None and not in_area(bool(raw[ROW_FIELDS]), query.schema, root, query.area):
                     continue
                 if not query.filter.matches(row.system(), lambda found, root=root: typed_answer(root, found)):
                     continue

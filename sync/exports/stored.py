@@ -13,12 +13,12 @@ The rows are JSON (compact, decoded in C): ``[FORMAT, tables]``, a list per tabl
 `FormSchema.tables()` order of rows ``[parent key, key, slot values...]``. Bump `FORMAT` whenever the
 walker or the schema reader changes what a row holds; old copies are then ignored.
 
-Before the rows, a copy carries the texts the commonest exports write, so they copy text instead of
-converting answers: ``T{TEXTS_FORMAT}``, the plain OData feed's members (`odata.RootText`), the CSV root
-row's data fields, then each repeat table's CSV lines (`csv_files.PlainCsv`), each followed by
-`SEPARATOR`. The separator cannot occur in them: XML 1.0 allows no such character in a document, and
-the rows' JSON escapes control characters. Copies written before the texts existed start with the rows
-(``[``) and are read as rows alone; bump `TEXTS_FORMAT` whenever what a text holds changes.
+Beside the rows, ``submission_versions.texts`` holds the texts the commonest exports write, so they copy
+text instead of converting answers: ``T{TEXTS_FORMAT}``, the plain OData feed's members
+(`odata.RootText`), the CSV root row's data fields, then each repeat table's CSV lines
+(`csv_files.PlainCsv`), joined by `SEPARATOR`, which cannot occur in them (XML 1.0 allows no such
+character in a document). A version without texts, or with texts of another format, is exported from
+its rows with the same bytes; bump `TEXTS_FORMAT` whenever what a text holds changes.
 """
 
 from __future__ import annotations
@@ -66,10 +66,6 @@ class Texts:
         return [part.decode("utf-8") for part in self.copy.split(SEPARATOR, tables + 2)[2 : tables + 2]]
 
 
-def _rows_of(copy: bytes) -> bytes:
-    return copy if copy[:1] == b"[" else copy[copy.rfind(SEPARATOR) + 1 :]
-
-
 def iter_tables(
     connection: Connection, query: ExportQuery, flattener: Flattener
 ) -> Iterator[tuple[ExportRow, list[list[FlatRow]]]]:
@@ -86,12 +82,11 @@ def iter_copies(
     """As `iter_tables`, and with ``texts`` each submission whose copy has its texts comes with them
     instead of its rows (None), which are then neither decoded nor walked."""
     widths = flattener.widths
-    for row, root in iter_rows(connection, query, flat=True):
-        copy = row.flat
-        if texts and copy is not None and copy.startswith(TEXTS_MARK):
-            yield row, None, Texts(copy)
+    for row, root in iter_rows(connection, query, flat=True, texts=texts):
+        if row.texts is not None and row.texts.startswith(TEXTS_MARK):
+            yield row, None, Texts(row.texts)
             continue
-        tables = read_copy(_rows_of(copy), widths) if copy is not None else None
+        tables = read_copy(row.flat, widths) if row.flat is not None else None
         if tables is None:
             if root is None:
                 xml = row.xml if row.xml is not None else _xml(connection, row.version_id)

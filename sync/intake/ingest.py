@@ -39,7 +39,7 @@ from sync.errors import (
     SubmissionConflict,
     ValueTooLong,
 )
-from sync.exports.copies import flat_copy
+from sync.exports.copies import copies_of
 from sync.intake.instance_xml import InstanceHeader, parse_instance, read_header, values_at
 from sync.job_kinds import NORMALIZE, PHOTOS
 from sync.jobs.queue import enqueue_now
@@ -353,7 +353,7 @@ def _version_values(
         "current": True,
         "xml": envelope.xml,
         "xml_sha256": xml_sha256,
-        "flat": flat_copy(form_version.xml, envelope.xml, header.instance_id),
+        **copies_of(form_version.xml, envelope.xml, header.instance_id),  # the exports' flat and texts
         "submitter_user_id": envelope.user_id,
         "submitter_app_user_id": envelope.app_user_id,
         "device_id": envelope.device_id,

@@ -70,9 +70,9 @@ def _contents(client, supervisor) -> dict[str, object]:  # noqa: ANN001
     return out
 
 
-def _copies(services) -> list[bytes | None]:  # noqa: ANN001
+def _copies(services, column=SubmissionVersion.flat) -> list[bytes | None]:  # noqa: ANN001
     with services.sessions() as session:
-        return list(session.scalars(select(SubmissionVersion.flat).order_by(SubmissionVersion.id)))
+        return list(session.scalars(select(column).order_by(SubmissionVersion.id)))
 
 
 def test_exports_read_the_stored_copies_and_match_the_xml(client, services, more_shapes, supervisor) -> None:  # noqa: ANN001
@@ -85,7 +85,7 @@ def test_exports_read_the_stored_copies_and_match_the_xml(client, services, more
 
     # As before the backfill: no copies, so every export parses and walks the XML.
     with transaction(services.sessions) as session:
-        session.execute(update(SubmissionVersion).values(flat=None))
+        session.execute(update(SubmissionVersion).values(flat=None, texts=None))
     from_xml = _contents(client, supervisor)
     assert from_xml == from_copies
 
@@ -116,24 +116,25 @@ def test_a_copy_of_another_format_or_version_falls_back_to_the_xml(client, servi
     assert client.get(f"{SVC}/Submissions?$expand=*", headers=supervisor).data == before
 
 
-def test_copies_from_before_the_stored_texts_give_the_same_files(client, services, more_shapes, supervisor) -> None:  # noqa: ANN001
-    """Copies written before they carried the exports' texts hold the rows alone: read as rows, they give
-    the same bytes, and so do copies whose texts are of another (older) format."""
-    from sync.exports.stored import SEPARATOR
+def test_versions_without_their_texts_give_the_same_files(client, services, more_shapes, supervisor) -> None:  # noqa: ANN001
+    """Versions stored before the exports' texts existed (or with texts of an older format) are exported
+    from their rows, with the same bytes; the backfill then writes the texts ingestion writes."""
+    from sync.exports.stored import TEXTS_MARK
 
-    copies = _copies(services)
-    assert all(copy.startswith(b"T1" + SEPARATOR) for copy in copies)
+    texts = _copies(services, SubmissionVersion.texts)
+    assert len(texts) == 5 and all(text.startswith(TEXTS_MARK) for text in texts)
     with_texts = _contents(client, supervisor)
-    rows_only = {copy: copy[copy.rfind(SEPARATOR) + 1 :] for copy in copies}
     with transaction(services.sessions) as session:
-        for copy, rows in rows_only.items():
-            session.execute(update(SubmissionVersion).where(SubmissionVersion.flat == copy).values(flat=rows))
+        session.execute(update(SubmissionVersion).values(texts=None))
     assert _contents(client, supervisor) == with_texts
     with transaction(services.sessions) as session:
-        for copy, rows in rows_only.items():
-            older = b"T0" + copy[2:]
-            session.execute(update(SubmissionVersion).where(SubmissionVersion.flat == rows).values(flat=older))
+        session.execute(update(SubmissionVersion).values(texts=b"T0\x1eold"))
     assert _contents(client, supervisor) == with_texts
+    with transaction(services.sessions) as session:
+        session.execute(update(SubmissionVersion).values(texts=None))
+        enqueue(session, FLATTEN)
+    run_pending_jobs(services.sessions, services.work)
+    assert _copies(services, SubmissionVersion.texts) == texts
 
 
 def test_the_migration_queues_the_backfill_of_earlier_versions(client, services, shapes, supervisor) -> None:  # noqa: ANN001

@@ -15,13 +15,13 @@ from tests.exports.conftest import FORM
 def test_a_failure_midway_breaks_the_download(
     shapes, live_server, services, monkeypatch, suffix
 ) -> None:  # noqa: ANN001
-    # The oldest submission (exported last) has unreadable XML and no flattened copy (as before the backfill
+    # The oldest submission (exported last) has unreadable XML and no stored copies (as before the backfill
     # reached it), so the export parses it and the failure comes after rows were sent.
     with services.sessions() as session:
         session.execute(
             update(SubmissionVersion)
             .where(SubmissionVersion.instance_id == "uuid:first")
-            .values(xml=b"<data><oops", flat=None)
+            .values(xml=b"<data><oops", flat=None, texts=None)
         )
         session.commit()
     monkeypatch.setattr(csv_files, "FLUSH_BYTES", 1)

@@ -15,6 +15,7 @@ import hmac
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from sync.access import recall
 from sync.access.memberships import check_role, first_project_id, grant, scopes_of
 from sync.access.places import check_area
-from sync.access.recall import CALLER_SECONDS, forget_account, forget_token
+from sync.access.recall import forget_account, forget_token
 from sync.access.scope import Scope
 from sync.db.models import AppUser, Membership, Project, User, utcnow
 from sync.errors import BadRequest
@@ -172,11 +173,6 @@ def create_app_user(session: Session, project: Project, display_name: str) -> Ap
     return app_user
 
 
-# How long a live token or a verified Basic credential is remembered per process (sync/access/recall.py).
-TOKEN_SECONDS = CALLER_SECONDS
-_tokens = recall.tokens
-
-
 @dataclass(frozen=True)
 class LiveAppUser:
     """What a request needs of the app user holding a token."""
@@ -187,7 +183,8 @@ class LiveAppUser:
 
 
 def app_user_for_token(session: Session, token: str) -> LiveAppUser | None:
-    """The live app user holding ``token``; None for unknown or revoked tokens (see TOKEN_SECONDS)."""
+    """The live app user holding ``token``; None for unknown or revoked tokens (remembered for
+    `recall.CALLER_SECONDS` per process)."""
     now = time.monotonic()
     known = recall.tokens.get(token, now)
     if known is not None:
@@ -224,12 +221,15 @@ class LiveAccount:
 # Keys of remembered Basic credentials: a digest under a key of this process alone, so no password is kept,
 # and with the database in it, so one process's databases (a test run's) never share an entry.
 _BASIC_KEY = secrets.token_bytes(32)
+_database_names: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def account_for_basic(session: Session, verifier: PasswordVerifier, email: str, password: str) -> LiveAccount | None:
-    """The live account of an HTTP Basic email and password, or None (see TOKEN_SECONDS for how long a
-    success is remembered; the argon2 check itself is remembered longer by ``verifier``)."""
-    database = str(session.get_bind().url)
+    """The live account of an HTTP Basic email and password, or None (a success is remembered for
+    `recall.CALLER_SECONDS` per process; the argon2 check itself is remembered longer by ``verifier``)."""
+    database = _database_names.get(session.get_bind())
+    if database is None:  # the engine's URL as text, formatted once per engine, not per request
+        database = _database_names[session.get_bind()] = str(session.get_bind().url)
     key = hmac.new(_BASIC_KEY, f"{database}\0{email.strip().lower()}\0{password}".encode(), hashlib.sha256).digest()
     now = time.monotonic()
     known = recall.accounts.get(key, now)

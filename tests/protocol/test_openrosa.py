@@ -82,12 +82,14 @@ def test_revoked_token_gets_403(collect, services) -> None:
 
 
 def test_a_token_revoked_elsewhere_is_refused_within_the_cache_bound(collect, services) -> None:
-    """Another process revoking a phone (the CLI, another HTTP process) is seen after TOKEN_SECONDS at most."""
+    """Another process revoking a phone (the CLI, another HTTP process) is seen after CALLER_SECONDS at most."""
     import time
 
     from sqlalchemy import select, update
 
-    from sync.access.accounts import TOKEN_SECONDS, _tokens, app_user_for_token
+    from sync.access.accounts import app_user_for_token
+    from sync.access.recall import CALLER_SECONDS
+    from sync.access.recall import tokens as _tokens
     from sync.db.engine import transaction
     from sync.db.models import AppUser, utcnow
 
@@ -95,9 +97,9 @@ def test_a_token_revoked_elsewhere_is_refused_within_the_cache_bound(collect, se
     with transaction(services.sessions) as session:
         token = session.scalars(select(AppUser.token)).one()
         session.execute(update(AppUser).values(revoked_at=utcnow()))  # behind this process's back
-    assert _tokens.get(token, time.monotonic()) is not None  # still remembered, for at most TOKEN_SECONDS
-    assert _tokens.get(token, time.monotonic() + TOKEN_SECONDS) is None
-    _tokens.forget(token)  # what TOKEN_SECONDS passing does
+    assert _tokens.get(token, time.monotonic()) is not None  # still remembered, for at most CALLER_SECONDS
+    assert _tokens.get(token, time.monotonic() + CALLER_SECONDS) is None
+    _tokens.forget(token)  # what CALLER_SECONDS passing does
     with services.sessions() as session:
         assert app_user_for_token(session, token) is None
     assert collect.form_list().status_code == 403
@@ -108,8 +110,8 @@ def test_a_new_area_is_read_again_at_once(collect, services) -> None:
 
     from sqlalchemy import select
 
-    from sync.access.accounts import _tokens
     from sync.access.areas import set_area
+    from sync.access.recall import tokens as _tokens
     from sync.db.engine import transaction
     from sync.db.models import AppUser
 

@@ -37,11 +37,11 @@ class _Writer:
         self.odata = RootText(schema)
         self.csv = PlainCsv(schema)
 
-    def copies(self, tables: list[list[FlatRow]], instance_id: str) -> tuple[bytes, bytes]:
-        """The rows' copy and the texts' copy of one instance's tables."""
+    def copies(self, tables: list[list[FlatRow]], instance_id: str) -> tuple[bytes, str]:
+        """The rows' copy and the texts of one instance's tables."""
         rows = _ENCODE([FORMAT, [[[parent, key, *values] for values, parent, key in rows] for rows in tables]])
         texts = [self.odata(tables[0][0][0], instance_id), *self.csv(tables)]
-        return rows.encode(), TEXTS_MARK + SEPARATOR.join(text.encode("utf-8") for text in texts)
+        return rows.encode(), TEXTS_MARK + SEPARATOR.join(texts)
 
 
 _writers: dict[bytes, _Writer] = {}
@@ -56,7 +56,7 @@ def writer(form_xml: bytes) -> _Writer:
     return found
 
 
-def copies_of(form_xml: bytes, instance_xml: bytes, instance_id: str) -> dict[str, bytes | None]:
+def copies_of(form_xml: bytes, instance_xml: bytes, instance_id: str) -> dict[str, bytes | str | None]:
     """The stored copies of one instance, as the columns ``flat`` and ``texts``; None when they cannot be
     made (the exports then parse the XML)."""
     try:
@@ -86,7 +86,7 @@ def backfill(session: Session, limit: int = BACKFILL_BATCH) -> int:
     ).all()
     for version_id, xml, instance_id, form_xml in rows:
         made = copies_of(form_xml, xml, instance_id)
-        values = {"flat": made["flat"] or b"[0,[]]", "texts": made["texts"] or b""}
+        values = {"flat": made["flat"] or b"[0,[]]", "texts": made["texts"] or ""}
         session.execute(
             SubmissionVersion.__table__.update().where(SubmissionVersion.id == version_id).values(**values)
         )

@@ -70,7 +70,7 @@ class ExportRow:
     version_id: int
     xml: bytes | None  # None when the stored flattened copy is read instead (`sync.exports.stored`)
     flat: bytes | None = None
-    texts: bytes | None = None  # the exports' stored texts, where asked for (`sync.exports.stored`)
+    texts: str | None = None  # the exports' stored texts, where asked for (`sync.exports.stored`)
 
     def system(self) -> dict[str, Any]:
         """The values ``$filter`` and OData's ``__system`` see."""

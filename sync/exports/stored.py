@@ -34,8 +34,8 @@ from sync.exports.source import ExportQuery, ExportRow, iter_rows, parse_xml
 
 FORMAT = 1
 TEXTS_FORMAT = 1
-SEPARATOR = b"\x1e"  # ASCII's record separator
-TEXTS_MARK = b"T%d" % TEXTS_FORMAT + SEPARATOR
+SEPARATOR = "\x1e"  # ASCII's record separator
+TEXTS_MARK = f"T{TEXTS_FORMAT}{SEPARATOR}"
 
 
 def read_copy(flat: bytes, widths: list[int]) -> list[list[FlatRow]] | None:
@@ -53,17 +53,17 @@ def read_copy(flat: bytes, widths: list[int]) -> list[list[FlatRow]] | None:
 class Texts:
     """The stored texts of one copy (see the module's docstring), each split off only when it is read."""
 
-    __slots__ = ("copy",)
+    __slots__ = ("texts",)
 
-    def __init__(self, copy: bytes) -> None:
-        self.copy = copy
+    def __init__(self, texts: str) -> None:
+        self.texts = texts
 
     def odata(self) -> str:
-        return self.copy.split(SEPARATOR, 2)[1].decode("utf-8")
+        return self.texts.split(SEPARATOR, 2)[1]
 
     def csv(self, tables: int) -> list[str]:
         """The CSV root row's fields and the lines of the first ``tables`` - 1 repeat tables."""
-        return [part.decode("utf-8") for part in self.copy.split(SEPARATOR, tables + 2)[2 : tables + 2]]
+        return self.texts.split(SEPARATOR, tables + 2)[2 : tables + 2]
 
 
 def iter_tables(

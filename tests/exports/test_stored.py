@@ -128,7 +128,7 @@ def test_versions_without_their_texts_give_the_same_files(client, services, more
         session.execute(update(SubmissionVersion).values(texts=None))
     assert _contents(client, supervisor) == with_texts
     with transaction(services.sessions) as session:
-        session.execute(update(SubmissionVersion).values(texts=b"T0\x1eold"))
+        session.execute(update(SubmissionVersion).values(texts="T0\x1eold"))
     assert _contents(client, supervisor) == with_texts
     with transaction(services.sessions) as session:
         session.execute(update(SubmissionVersion).values(texts=None))

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -195,7 +196,7 @@ class SubmissionVersion(Base):
     # The instance's rows per export table, flattened at ingestion (sync/exports/stored.py); None until then.
     flat: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     # The texts the plain OData feed and the CSV exports write for it (sync/exports/stored.py); None until then.
-    texts: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    texts: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
     submitter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     submitter_app_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
     device_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

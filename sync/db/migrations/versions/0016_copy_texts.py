@@ -25,7 +25,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('submission_versions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('texts', sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column('texts', sa.Text(), nullable=True))
     versions = sa.table('submission_versions', sa.column('id', sa.Integer()))
     jobs = sa.table(
         'jobs', sa.column('kind', sa.String()), sa.column('state', sa.String()),

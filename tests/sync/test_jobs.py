@@ -273,3 +273,34 @@ def test_the_worker_prunes_old_done_jobs_on_its_own(services) -> None:  # noqa: 
     finally:
         worker.stop()
     assert _states(services) == {ids[1]: "done"}
+
+
+def test_with_a_backlog_jobs_run_oldest_first_past_leased_and_waiting_ones(services) -> None:  # noqa: ANN001
+    """The claim walks the pending jobs in id order (ix_jobs_state_id) and takes the first due one: a job
+    leased to another worker or waiting to be retried is passed over, and the order does not change."""
+    ran: list[int] = []
+    kinds = {"step": JobKind(run=lambda session, job, prepared: ran.append(job.id))}
+    ids = [_queued(services, "step") for _ in range(6)]
+    later = utcnow() + timedelta(minutes=10)
+    with transaction(services.sessions) as session:
+        session.get(Job, ids[0]).run_after = later  # leased elsewhere
+        session.get(Job, ids[2]).run_after = later  # waiting for its retry
+    claims: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "ORDER BY jobs.id" in statement:
+            claims.append((statement, parameters))
+
+    event.listen(services.engine, "before_cursor_execute", seen)
+    try:
+        assert run_pending_jobs(services.sessions, kinds) == 4
+    finally:
+        event.remove(services.engine, "before_cursor_execute", seen)
+    assert ran == [ids[1], ids[3], ids[4], ids[5]]
+    if services.engine.dialect.name == "sqlite":  # PostgreSQL's plan depends on its statistics
+        statement, parameters = claims[0]
+        with services.engine.connect() as connection:
+            plan = " ".join(
+                str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            )
+        assert "ix_jobs_state_id" in plan and "TEMP B-TREE" not in plan, plan

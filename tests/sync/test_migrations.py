@@ -42,7 +42,7 @@ def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_a
                 {"now": now},
             )
         assert upgrade(engine) == ("0011", head_revision())
-        assert head_revision() == "0016"
+        assert head_revision() == "0017"
         assert "ix_submissions_form_order" in {index["name"] for index in inspect(engine).get_indexes("submissions")}
         with engine.connect() as connection:
             rows = connection.execute(
@@ -53,7 +53,7 @@ def test_memberships_migration_upgrades_a_database_of_the_previous_release_and_a
         ]
         downgrade(engine, "base")
         assert current_revision(engine) is None
-        assert upgrade(engine) == (None, "0016")
+        assert upgrade(engine) == (None, "0017")
         check(engine)
     finally:
         engine.dispose()

@@ -21,7 +21,12 @@ from sync.db.models.base import Base, utcnow
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_state_run_after", "state", "run_after"),)
+    # (state, id): the claim takes the oldest due pending job by walking it in id order, so a claim costs the
+    # same whatever the backlog (docs/performance.md, Job claims); (state, run_after): the queue's figures.
+    __table_args__ = (
+        Index("ix_jobs_state_run_after", "state", "run_after"),
+        Index("ix_jobs_state_id", "state", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     submission_version_id: Mapped[int | None] = mapped_column(

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.hostile_requests import COLLECT_HEADERS, HostileRequest, Target, hostile_requests, multipart_body
-from bench.ingest import FORM, _free_port
+from bench.ingest import FORM, _free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL, PASSWORD = "hostile@example.org", "hostile password 0123456789"
@@ -85,32 +85,15 @@ class Server:
         subprocess.run([*self._command(), *args], env=self.env, input=stdin, text=True, check=True,
                        capture_output=True)
 
-    def _wait_until_up(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"qingling serve exited:\n{self.log.read_text(errors='replace')}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("qingling serve did not answer /healthz in time")
+    def _wait_until_up(self) -> None:
+        wait_until_up(self.process, self.port, self.log)
 
     def memory_mib(self, name: str = "VmRSS") -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(rf"^{name}:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
 
 
 @dataclass

@@ -255,20 +255,8 @@ class Server:
     def _cli(self, args: list[str], stdin: str | None = None) -> None:
         subprocess.run([str(QINGLING), *args], env=self.env, input=stdin, text=True, check=True, capture_output=True)
 
-    def _wait_until_up(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"qingling serve exited:\n{self.log.read_text(errors='replace')}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("qingling serve did not answer /healthz in time")
+    def _wait_until_up(self) -> None:
+        wait_until_up(self.process, self.port, self.log)
 
     def memory_mb(self, field_name: str) -> float:
         """VmRSS (now) or VmHWM (peak) of the server process, in MB."""
@@ -288,12 +276,34 @@ class Server:
         return queued, total
 
     def stop(self) -> None:
-        self.process.terminate()
+        stop(self.process)
+
+
+def wait_until_up(process: subprocess.Popen, port: int, log: Path, timeout: float = 90.0) -> None:
+    """Until ``qingling serve`` answers ``/healthz`` on ``port``; its log is shown if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"qingling serve exited:\n{log.read_text(errors='replace')}")
         try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("qingling serve did not answer /healthz in time")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server as an operator would (SIGTERM), and kill it if it has not exited within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _free_port() -> int:

@@ -132,6 +132,12 @@ def load(data_dir: Path, database_url: str, form: Path, rows: int, *, flat: bool
         with transaction(services.sessions) as session:
             session.execute(insert(Submission.__table__), subs)  # Core executemany: no ORM bulk path
             session.execute(insert(SubmissionVersion.__table__), versions)
+    if services.engine.dialect.name == "postgresql":
+        # Statistics, as autovacuum gathers them on a table that grew by ingestion: without them PostgreSQL
+        # plans a freshly bulk-loaded table as if it were empty (nested loops, 0.55 s for 20,000 rows
+        # instead of 0.38). SQLite is left as Qingling leaves it, never analyzed.
+        with services.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
     services.engine.dispose()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
 
 from lxml import etree
 from sqlalchemy import or_, select
@@ -44,16 +45,10 @@ class _Writer:
         return rows.encode(), TEXTS_MARK + SEPARATOR.join(texts)
 
 
-_writers: dict[bytes, _Writer] = {}
-
-
+@lru_cache(maxsize=64)
 def writer(form_xml: bytes) -> _Writer:
-    found = _writers.get(form_xml)
-    if found is None:
-        if len(_writers) >= 64:
-            _writers.clear()
-        found = _writers[form_xml] = _Writer(form_xml)
-    return found
+    """The writer of one form version's copies, compiled once per process (a version never changes)."""
+    return _Writer(form_xml)
 
 
 def copies_of(form_xml: bytes, instance_xml: bytes, instance_id: str) -> dict[str, bytes | str | None]:

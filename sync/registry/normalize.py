@@ -12,7 +12,7 @@ same function for every submission in order of receipt.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from sqlalchemy import CompoundSelect, bindparam, delete, literal_column, select, union_all
 from sqlalchemy.orm import Session, joinedload
@@ -125,18 +125,11 @@ def normalize_submission(session: Session, submission: Submission, repeats_cache
     return Touched(touched, replaced)
 
 
-_REPEATS: dict[bytes, frozenset[str]] = {}
-
-
+@lru_cache(maxsize=64)
 def _repeat_names(xform: bytes) -> frozenset[str]:
     """``repeat_names`` of a published XForm, parsed once per process: a form version is never changed, and
     parsing the whole form took longer than the rest of a live normalize job. Keyed by the XML itself."""
-    names = _REPEATS.get(xform)
-    if names is None:
-        if len(_REPEATS) >= 64:
-            _REPEATS.clear()
-        names = _REPEATS[xform] = repeat_names(xform)
-    return names
+    return repeat_names(xform)
 
 
 def remove_contribution(session: Session, submission: Submission) -> set[int]:

@@ -17,11 +17,14 @@ from media.duplicates import (
     SHORTLIST,
     DuplicateIndex,
     Fingerprint,
+    Stack,
     examine,
     fingerprint,
     judge,
     match,
     pairwise_scores,
+    pick_stacked,
+    shortlist_rows,
 )
 from media.images import UnreadableImage
 from media.keypoints import Features
@@ -168,6 +171,28 @@ def test_the_source_is_judged_even_behind_many_look_alikes(
     assert np.mean(kept) >= 0.9, f"{sum(kept)} of {len(kept)} sources still judged"
 
 
+def test_the_database_lookup_judges_the_candidates_the_index_judges(
+    field: list[tuple[FieldPhoto, Fingerprint, Features]],
+) -> None:
+    """The photos job ranks ``photo_keys`` rows and stored fingerprint strings in bulk (shortlist_rows,
+    Stack.parse); it must pick the same candidates, in the same order, as the in-memory index."""
+    index = DuplicateIndex()
+    rows = []
+    for number, (_, fp, _) in enumerate(field):
+        index.add(number, fp)
+        rows += [(number, key, fine) for key, fine in fp.index_rows()]
+    table = np.array(rows, dtype=np.uint64)
+    texts = [fp.to_string() for _, fp, _ in field]
+    for number, (_, fp, _) in enumerate(field):
+        lookup = fp.lookup_keys()
+        read = table[np.isin(table[:, 1], list(lookup)) & (table[:, 0] != number)]
+        shortlist = shortlist_rows(lookup, read[:, 0].astype(np.int64), read[:, 1].astype(np.int64), read[:, 2])
+        assert shortlist == index.shortlist(fp, exclude=number)
+        stack, parsed = Stack.parse([texts[other] for other in shortlist] + ["not a fingerprint"])
+        assert parsed == list(range(len(shortlist)))
+        assert pick_stacked(fp, shortlist, stack) == index.candidates(fp, exclude=number)
+
+
 def test_the_verdict_names_what_was_done(tmp_path: Path) -> None:
     image = render_field(FieldScene("kitchen", 21, household=1))
     original = write_jpeg(tmp_path / "original.jpg", image)
@@ -190,6 +215,13 @@ def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:
         text = fp.to_string()
         assert text.isascii() and len(text) <= 2400
         assert Fingerprint.from_string(text) == fp
+    parsed, kept = Stack.parse([plain.to_string(), "AQE", framed.to_string()])
+    built = Stack.of([plain, framed])
+    assert kept == [0, 2]
+    for name, column in built.hashes.items():
+        np.testing.assert_array_equal(parsed.hashes[name], column)
+    for name in ("stored", "stored_valid", "query", "query_valid"):
+        np.testing.assert_array_equal(getattr(parsed, name), getattr(built, name))
     assert match(plain, framed).is_duplicate
     for bad in ("", "hello", plain.to_string()[:-8], "AQE" + plain.to_string()[3:]):
         with pytest.raises(ValueError):

@@ -136,7 +136,7 @@ def _duplicate_flag(
     checked = verdict.verification
     if exact:
         what = "the same photo file"
-    elif verdict.evidence == "keypoints" and checked is not None:
+    elif verdict.evidence in ("keypoints", "hashes and keypoints") and checked is not None:
         edits = ", ".join(verdict.alterations) or "no visible edit"
         what = f"a reused copy ({edits}; {checked.inliers} keypoints matched, score {verdict.score:.3f})"
     else:

@@ -16,9 +16,9 @@ Three stages, each measured on the labelled sets (docs/media.md section 4, docs/
    stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
    64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.
 3. **Verdict** (``judge``): the same photo when the hash score (``match``) is at most ``HASH_THRESHOLD``
-   (so strict that on the labelled sets no two distinct photos reach it), or when local features with
-   RANSAC (media/keypoints.py) carry one photo onto the other. The verdict names what was done:
-   mirrored, cropped, tilted, resized, grey, framed.
+   (few distinct photos reach it), or when local features with RANSAC (media/keypoints.py) carry one
+   photo onto the other (fewer of them when the hash score is at most ``NEAR_HASH_THRESHOLD``). The
+   verdict names what was done: mirrored, cropped, tilted, resized, grey, framed.
 
 Score (``match``). For each pair of variants the score is a weighted mean of normalised distances
 (Hamming distance / bits for hashes, mean absolute chroma difference / 64), with chroma weighted twice;

@@ -214,7 +214,7 @@ def judge(
     The third way, a hash score up to ``NEAR_HASH_THRESHOLD`` with at least ``NEAR_MIN_INLIERS`` matches
     over ``NEAR_MIN_AREA``, is for the mild set's copies of low-texture or brightened scenes: their
     hashes barely miss and their keypoints cluster on the little texture there is. On the labelled sets
-    no pair of distinct photos judged there had 15 matches below a score of 0.14 (docs/performance.md,
+    it flagged no distinct photo anew, and two pairs of copies of different photos (docs/performance.md,
     "Reused photos").
     """
     hashed = match(new, stored)

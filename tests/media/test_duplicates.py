@@ -11,9 +11,13 @@ import pytest
 from PIL import Image, ImageOps
 
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
-from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set
+from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set, render, scenes_for
 from media.duplicates import (
     CANDIDATES,
+    HASH_THRESHOLD,
+    NEAR_HASH_THRESHOLD,
+    NEAR_MIN_AREA,
+    NEAR_MIN_INLIERS,
     SHORTLIST,
     DuplicateIndex,
     Fingerprint,
@@ -27,8 +31,8 @@ from media.duplicates import (
     shortlist_rows,
 )
 from media.images import UnreadableImage
-from media.keypoints import Features
-from tests.media.photos import scene, write_jpeg
+from media.keypoints import MIN_INLIERS, Features
+from tests.media.photos import MILD_SEED, barely_hashed_reuse, scene, write_jpeg
 
 SINGLE_ALTERATIONS = [a for a in ALTERATIONS if a != "combined"]
 
@@ -203,6 +207,23 @@ def test_the_verdict_names_what_was_done(tmp_path: Path) -> None:
     assert {"mirrored", "cropped", "resized", "grey"} <= set(verdict.alterations)
     other = write_jpeg(tmp_path / "other.jpg", render_field(FieldScene("kitchen", 22, household=2)))
     assert not judge(*examine(other)[:1], *examine(original)[:1], examine(other)[1], examine(original)[1]).is_duplicate
+
+
+def test_a_copy_whose_hashes_barely_miss_is_confirmed_by_fewer_keypoints(tmp_path: Path) -> None:
+    """The third verdict: a darkened, cropped and shrunk copy of a site scene scores just above the
+    strict hash threshold and has fewer keypoint matches than the keypoint verdict needs; together they
+    are enough. Without the third verdict this reuse goes unflagged."""
+    original, reused = barely_hashed_reuse(tmp_path)
+    (stored, stored_features), (new, new_features) = examine(original), examine(reused)
+    verdict = judge(new, stored, new_features, stored_features)
+    assert verdict.is_duplicate and verdict.evidence == "hashes and keypoints", verdict
+    assert HASH_THRESHOLD < verdict.score <= NEAR_HASH_THRESHOLD
+    checked = verdict.verification
+    assert checked is not None and not checked.confirmed
+    assert NEAR_MIN_INLIERS <= checked.inliers < MIN_INLIERS and checked.area >= NEAR_MIN_AREA
+    assert {"cropped", "resized"} <= set(verdict.alterations)
+    other = write_jpeg(tmp_path / "other.jpg", render(scenes_for(11, MILD_SEED)[10]))  # the next site scene
+    assert not judge(new, *examine(other)[:1], new_features, examine(other)[1]).is_duplicate
 
 
 def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:

@@ -222,8 +222,8 @@ def test_a_copy_whose_hashes_barely_miss_is_confirmed_by_fewer_keypoints(tmp_pat
     assert checked is not None and not checked.confirmed
     assert NEAR_MIN_INLIERS <= checked.inliers < MIN_INLIERS and checked.area >= NEAR_MIN_AREA
     assert {"cropped", "resized"} <= set(verdict.alterations)
-    other = write_jpeg(tmp_path / "other.jpg", render(scenes_for(11, MILD_SEED)[10]))  # the next site scene
-    assert not judge(new, *examine(other)[:1], new_features, examine(other)[1]).is_duplicate
+    other, other_features = examine(write_jpeg(tmp_path / "other.jpg", render(scenes_for(11, MILD_SEED)[10])))
+    assert not judge(new, other, new_features, other_features).is_duplicate  # the mild set's next site scene
 
 
 def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:

@@ -175,6 +175,12 @@ def assess(
             false_copies.append(bool(wrong))
         else:
             false_distinct.append(bool(wrong))
+    misses = [
+        _miss(index, items, number, source_of[items[number].photo.source], results[number])
+        for number in range(len(items))
+        if items[number].photo.role == "copy"
+        and not any(o == source_of[items[number].photo.source] for o, _ in results[number][1])
+    ]
     by_role = defaultdict(list)
     for number, (_, found, _) in enumerate(results):
         photo = items[number].photo
@@ -202,9 +208,46 @@ def assess(
         "copies_falsely_flagged": float(np.mean(false_copies)),
         "hash_score_alone_recall": float(np.mean(hash_only)),
         "evidence": dict(evidence),
+        "misses_by_stage": {stage: sum(m["stage"] == stage for m in misses) for stage in STAGES},
+        "misses": misses,
         "ms_examine_per_photo": float(np.mean([e[2] for e in examined]) * 1000),
         "ms_lookup_per_photo": float(np.mean([r[2] for r in results]) * 1000),
         "ms_judge_per_pair": (seconds - sum(r[2] for r in results)) / max(1, pairs) * 1000,
+    }
+
+
+STAGES = ("no shared key", "outside the shortlist", "not among the judged", "judged and refused")
+
+
+def _miss(index: DuplicateIndex, items: list[Item], number: int, source: int, result: tuple) -> dict:
+    """Where a missed copy's source was lost: no key shared, below the shortlist's cut, not among the
+    ``CANDIDATES`` judged, or judged and refused (then the verdict's figures)."""
+    candidates, _, _ = result
+    item = items[number]
+    if source in candidates:
+        verdict = judge(item.fp, items[source].fp, item.features, items[source].features)
+        checked = verdict.verification
+        stage, extra = (
+            "judged and refused",
+            {
+                "score": round(verdict.score, 4),
+                "inliers": checked.inliers if checked is not None else None,
+                "area": round(checked.area, 4) if checked is not None else None,
+            },
+        )
+    elif source in index.shortlist(item.fp, exclude=number):
+        stage, extra = "not among the judged", {}
+    elif source in index.shortlist(item.fp, limit=None, exclude=number):
+        stage, extra = "outside the shortlist", {}
+    else:
+        stage, extra = "no shared key", {}
+    photo = item.photo
+    return {
+        "file": photo.path.name,
+        "kind": photo.kind,
+        "alterations": list(photo.alterations),
+        "stage": stage,
+        **extra,
     }
 
 
@@ -229,6 +272,9 @@ def markdown(name: str, r: dict) -> str:
         "Recall by number of alterations: "
         + ", ".join(f"{k}: {v:.1%}" for k, v in r["recall_by_count"].items())
         + f". Evidence for the flagged reuses: {r['evidence']}.",
+        "Missed reuses by the stage that lost them: "
+        + ", ".join(f"{stage} {count}" for stage, count in r["misses_by_stage"].items())
+        + " (each miss listed in the JSON).",
         f"Time (one core): examine {r['ms_examine_per_photo']:.1f} ms per photo (decode, hashes, views, ORB), "
         f"lookup {r['ms_lookup_per_photo']:.2f} ms, verdict {r['ms_judge_per_pair']:.2f} ms per candidate.",
     ]

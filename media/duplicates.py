@@ -16,9 +16,9 @@ Three stages, each measured on the labelled sets (docs/media.md section 4, docs/
    stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
    64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.
 3. **Verdict** (``judge``): the same photo when the hash score (``match``) is at most ``HASH_THRESHOLD``
-   (so strict that on the labelled sets no two distinct photos reach it), or when local features with
-   RANSAC (media/keypoints.py) carry one photo onto the other. The verdict names what was done:
-   mirrored, cropped, tilted, resized, grey, framed.
+   (few distinct photos reach it), or when local features with RANSAC (media/keypoints.py) carry one
+   photo onto the other (fewer of them when the hash score is at most ``NEAR_HASH_THRESHOLD``). The
+   verdict names what was done: mirrored, cropped, tilted, resized, grey, framed.
 
 Score (``match``). For each pair of variants the score is a weighted mean of normalised distances
 (Hamming distance / bits for hashes, mean absolute chroma difference / 64), with chroma weighted twice;
@@ -45,8 +45,11 @@ from media.views import ViewKey, query_keys, stored_keys
 
 FINGERPRINT_VERSION = 2
 DEFAULT_THRESHOLD = 0.165  # the hash score's earlier threshold, kept for ``match`` alone
-HASH_THRESHOLD = 0.10  # a hash score this low needs no geometric check (no distinct pair reaches it)
-SHORTLIST = 200  # stored photos fetched per new photo, best fine-hash distance first
+HASH_THRESHOLD = 0.10  # a hash score this low needs no geometric check (few distinct pairs reach it, see judge)
+NEAR_HASH_THRESHOLD = 0.14  # up to this score, fewer keypoints than MIN_INLIERS / MIN_AREA confirm a pair
+NEAR_MIN_INLIERS = 15  # ... this many matches fitting one transform
+NEAR_MIN_AREA = 0.01  # ... whose convex hull covers this share of both pictures
+SHORTLIST = 400  # stored photos fetched per new photo, best fine-hash distance first (200 lost 38 mild sources)
 CANDIDATES = 12  # of those, verified: the best by view agreement (``view_distance``)
 AGREEING_VIEWS = 2  # view_distance sums the best this many views of each photo
 HASH_WEIGHT = 64.0  # bits of view distance one unit of hash score is worth when candidates are ranked
@@ -131,21 +134,10 @@ class Fingerprint:
     @classmethod
     def from_string(cls, text: str) -> Fingerprint:
         """Parse ``to_string`` output; ValueError for anything else (including other versions)."""
-        try:
-            raw = base64.urlsafe_b64decode(text.encode("ascii"))
-        except (ValueError, UnicodeEncodeError) as exc:
-            raise ValueError("not a fingerprint string") from exc
-        if len(raw) < 2 or raw[0] != FINGERPRINT_VERSION:
-            raise ValueError(f"unsupported fingerprint version {raw[:1].hex() or 'none'}")
-        count, size = raw[1], _VARIANT.size
-        tail = 2 + count * size
-        if count not in (1, 2) or len(raw) < tail + _TAIL.size:
-            raise ValueError("truncated or malformed fingerprint")
+        raw, count, n_stored, n_query, start = _layout(text)
+        size = _VARIANT.size
         variants = tuple(Hashes.unpack(raw[2 + i * size : 2 + (i + 1) * size]) for i in range(count))
-        width, height, n_stored, n_query = _TAIL.unpack_from(raw, tail)
-        start = tail + _TAIL.size
-        if len(raw) != start + (n_stored + n_query) * _VIEW.size:
-            raise ValueError("truncated or malformed fingerprint")
+        width, height = _TAIL.unpack_from(raw, start - _TAIL.size)[:2]
         views = list(map(ViewKey._make, _VIEW.iter_unpack(raw[start:])))
         return cls(variants, tuple(views[:n_stored]), tuple(views[n_stored:]), (width, height))
 
@@ -160,6 +152,26 @@ class Fingerprint:
             found[view.key].add(view.fine)
             found[view.probe].add(view.fine)
         return {key: sorted(fines) for key, fines in found.items()}
+
+
+def _layout(text: str) -> tuple[bytes, int, int, int, int]:
+    """A fingerprint string's bytes, variant count, stored and query view counts and where the views
+    start; ValueError for anything ``to_string`` did not write (other versions, truncated, not base64)."""
+    try:
+        raw = base64.urlsafe_b64decode(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ValueError("not a fingerprint string") from exc
+    if len(raw) < 2 or raw[0] != FINGERPRINT_VERSION:
+        raise ValueError(f"unsupported fingerprint version {raw[:1].hex() or 'none'}")
+    count = raw[1]
+    tail = 2 + count * _VARIANT.size
+    if count not in (1, 2) or len(raw) < tail + _TAIL.size:
+        raise ValueError("truncated or malformed fingerprint")
+    _, _, n_stored, n_query = _TAIL.unpack_from(raw, tail)
+    start = tail + _TAIL.size
+    if len(raw) != start + (n_stored + n_query) * _VIEW.size:
+        raise ValueError("truncated or malformed fingerprint")
+    return raw, count, n_stored, n_query, start
 
 
 def fine_distance(lookup: dict[int, list[int]], key: int, fine: int) -> int:
@@ -181,8 +193,10 @@ class Verdict:
     """Is ``new`` a reuse of ``stored``, on what evidence, and what was done to it.
 
     ``evidence`` is ``"hashes"`` (hash score at most HASH_THRESHOLD), ``"keypoints"`` (geometric
-    verification) or None; ``alterations`` names the edits seen (``mirrored``, ``cropped``, ``tilted 4
-    deg``, ``resized``, ``grey``, ``framed``), for the reviewer's side-by-side view.
+    verification), ``"hashes and keypoints"`` (a hash score just above the threshold and a transform
+    carried by fewer matches than ``"keypoints"`` needs) or None; ``alterations`` names the edits seen
+    (``mirrored``, ``cropped``, ``tilted 4 deg``, ``resized``, ``grey``, ``framed``), for the reviewer's
+    side-by-side view.
     """
 
     is_duplicate: bool
@@ -195,16 +209,30 @@ class Verdict:
 def judge(
     new: Fingerprint, stored: Fingerprint, new_features: Features | None, stored_features: Features | None
 ) -> Verdict:
-    """The verdict on a candidate pair: strict hash match, else ORB + RANSAC on the local features."""
+    """The verdict on a candidate pair: strict hash match, else ORB + RANSAC on the local features.
+
+    The third way, a hash score up to ``NEAR_HASH_THRESHOLD`` with at least ``NEAR_MIN_INLIERS`` matches
+    over ``NEAR_MIN_AREA``, is for the mild set's copies of low-texture or brightened scenes: their
+    hashes barely miss and their keypoints cluster on the little texture there is. On the labelled sets
+    it flagged no distinct photo anew, and two pairs of copies of different photos (docs/performance.md,
+    "Reused photos").
+    """
     hashed = match(new, stored)
     checked = verify(new_features, stored_features) if new_features and stored_features else None
     if hashed.score <= HASH_THRESHOLD:
         evidence: str | None = "hashes"
     elif checked is not None and checked.confirmed:
         evidence = "keypoints"
+    elif (
+        checked is not None
+        and hashed.score <= NEAR_HASH_THRESHOLD
+        and checked.inliers >= NEAR_MIN_INLIERS
+        and checked.area >= NEAR_MIN_AREA
+    ):
+        evidence = "hashes and keypoints"
     else:
         return Verdict(False, hashed.score, None, (), checked)
-    found = list(checked.alterations()) if checked is not None and checked.confirmed else []
+    found = list(checked.alterations()) if checked is not None and evidence != "hashes" else []
     if hashed.details.get("framed"):
         found.append("framed")
     if _resized(new.size, stored.size):
@@ -284,7 +312,12 @@ def pairwise_scores(left: Sequence[Fingerprint], right: Sequence[Fingerprint]) -
 
     For scans of a scoped collection (and the benchmark); equals ``match(l, r).score`` element-wise.
     """
-    a, b = _stack(left), _stack(right)
+    return _scores(Stack.of(left), Stack.of(right))
+
+
+def _scores(left: Stack, right: Stack) -> np.ndarray:
+    """``pairwise_scores`` of two stacks."""
+    a, b = left.hashes, right.hashes
     scores = np.full((len(left), len(right)), np.inf, dtype=np.float32)
     for va in range(2):
         for vb in range(2):
@@ -304,6 +337,69 @@ def pairwise_scores(left: Sequence[Fingerprint], right: Sequence[Fingerprint]) -
             total[:, ~cols] = np.inf
             np.minimum(scores, total, out=scores)
     return scores
+
+
+_VARIANT_DTYPE = np.dtype([("hashes", ">u8", (4,)), ("colour", "u1", (6,)), ("chroma", "u1", (32,))])
+_VIEW_DTYPE = np.dtype([("key", ">u2"), ("probe", ">u2"), ("fine", ">u8")])
+_COLOUR_SHIFTS = np.arange(40, -1, -8, dtype=np.uint64)  # 6 big-endian bytes -> the colour hash
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Many fingerprints as the ranking of a shortlist compares them: hashes and fine hashes in arrays.
+
+    ``Stack.parse`` reads them straight from the stored strings. A lookup ranks 200 stored photos and
+    judges only 12; building the ViewKey tuples of all 200 (``Fingerprint.from_string``) was about half
+    of a lookup's CPU at 10^5 stored photos (docs/performance.md, "Scale").
+    """
+
+    hashes: dict[str, np.ndarray]  # phash .. colour: (n, 2) uint64; chroma: (n, 2, 32) float32; present: (n, 2)
+    stored: np.ndarray  # (n, most views) uint64 fine hashes of the filed views, zero-padded
+    stored_valid: np.ndarray  # (n, most views) bool: which of them are views
+    query: np.ndarray  # the same for the guesses
+    query_valid: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.stored)
+
+    @classmethod
+    def of(cls, fingerprints: Sequence[Fingerprint]) -> Stack:
+        stored, stored_valid = _padded([_fines(fp.stored) for fp in fingerprints])
+        query, query_valid = _padded([_fines(fp.query) for fp in fingerprints])
+        return cls(_stack(fingerprints), stored, stored_valid, query, query_valid)
+
+    @classmethod
+    def parse(cls, texts: Sequence[str]) -> tuple[Stack, list[int]]:
+        """The stack of those ``texts`` that ``Fingerprint.from_string`` accepts, and their positions."""
+        kept, variants, counts, stored, query = [], [], [], [], []
+        for number, text in enumerate(texts):
+            try:
+                raw, count, n_stored, _, start = _layout(text)
+            except ValueError:
+                continue
+            kept.append(number)
+            counts.append(count)
+            variants.append(raw[2 : 2 + count * _VARIANT.size] + bytes((2 - count) * _VARIANT.size))
+            fines = np.frombuffer(raw, dtype=_VIEW_DTYPE, offset=start)["fine"]
+            stored.append(fines[:n_stored])
+            query.append(fines[n_stored:])
+        packed = np.frombuffer(b"".join(variants), dtype=_VARIANT_DTYPE).reshape(len(kept), 2)
+        hashes = {name: packed["hashes"][:, :, i].astype(np.uint64) for i, name in enumerate(_HASHES)}
+        hashes["colour"] = (packed["colour"].astype(np.uint64) << _COLOUR_SHIFTS).sum(axis=2, dtype=np.uint64)
+        hashes["chroma"] = packed["chroma"].astype(np.float32)
+        hashes["present"] = np.arange(2)[None, :] < np.array(counts, dtype=np.int64).reshape(-1, 1)
+        return cls(hashes, *_padded(stored), *_padded(query)), kept
+
+
+def _padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged rows of fine hashes as one zero-padded (n, longest) uint64 matrix and its validity mask."""
+    width = max((len(row) for row in rows), default=0)
+    matrix = np.zeros((len(rows), width), dtype=np.uint64)
+    valid = np.zeros((len(rows), width), dtype=bool)
+    for number, row in enumerate(rows):
+        matrix[number, : len(row)] = row
+        valid[number, : len(row)] = True
+    return matrix, valid
 
 
 class DuplicateIndex:
@@ -373,8 +469,14 @@ def pick_candidates(fp: Fingerprint, shortlist: dict, limit: int = CANDIDATES) -
     keys = list(shortlist)
     if not keys:
         return []
-    others = [shortlist[key] for key in keys]
-    ranking = view_distances(fp, others) + HASH_WEIGHT * pairwise_scores([fp], others)[0]
+    return pick_stacked(fp, keys, Stack.of([shortlist[key] for key in keys]), limit)
+
+
+def pick_stacked(fp: Fingerprint, keys: Sequence, others: Stack, limit: int = CANDIDATES) -> list:
+    """``pick_candidates`` of a shortlist already in a ``Stack`` (``keys``: its ids, in the stack's order)."""
+    if not len(others):
+        return []
+    ranking = _view_distances(fp, others) + HASH_WEIGHT * _scores(Stack.of([fp]), others)[0]
     return [keys[i] for i in np.argsort(ranking, kind="stable")[:limit]]
 
 
@@ -392,31 +494,67 @@ def view_distances(new: Fingerprint, others: Sequence[Fingerprint]) -> np.ndarra
     at several zooms and either way round (the original's zoomed-in guess is the copy's core); a
     look-alike scene matches one view by chance, seldom four.
     """
-    mine_stored, mine_query = _fines(new.stored), _fines(new.query)
-    result = np.empty(len(others), dtype=np.int64)
-    for number, other in enumerate(others):
-        result[number] = _best_views(_fines(other.stored), mine_query) + _best_views(mine_stored, _fines(other.query))
-    return result
+    return _view_distances(new, Stack.of(others))
+
+
+def _view_distances(new: Fingerprint, others: Stack) -> np.ndarray:
+    """``view_distances`` against a stack, all pairs of views at once."""
+    mine_stored, mine_query = _fines(new.stored)[None, :], _fines(new.query)[None, :]
+    theirs = _best_views(others.stored, others.stored_valid, mine_query, np.ones_like(mine_query, dtype=bool))
+    ours = _best_views(mine_stored, np.ones_like(mine_stored, dtype=bool), others.query, others.query_valid)
+    return np.broadcast_to(theirs + ours, (len(others),)).astype(np.int64)
 
 
 def _fines(views: Sequence[ViewKey]) -> np.ndarray:
     return np.fromiter((v.fine for v in views), dtype=np.uint64, count=len(views))
 
 
-def _best_views(stored: np.ndarray, query: np.ndarray) -> int:
-    """Sum of the ``AGREEING_VIEWS`` smallest distances of a stored view to its nearest guess (64 for a
-    missing view or no guesses)."""
-    if not len(stored) or not len(query):
-        return 64 * AGREEING_VIEWS
-    nearest = np.bitwise_count(np.bitwise_xor(stored[:, None], query[None, :])).min(axis=1)
-    best = np.sort(nearest)[:AGREEING_VIEWS]
-    return int(best.sum()) + 64 * (AGREEING_VIEWS - len(best))
+def _best_views(stored: np.ndarray, stored_valid: np.ndarray, query: np.ndarray, query_valid: np.ndarray) -> np.ndarray:
+    """Per row, the sum of the ``AGREEING_VIEWS`` smallest distances of a stored view to its nearest guess
+    (64 for a missing view or no guesses); rows of 1 broadcast against rows of n."""
+    distance = np.bitwise_count(stored[:, :, None] ^ query[:, None, :])
+    nearest = np.where(query_valid[:, None, :], distance, 64).min(axis=2, initial=64)
+    nearest = np.where(stored_valid, nearest, 64).astype(np.int64)
+    if nearest.shape[1] < AGREEING_VIEWS:
+        missing = np.full((nearest.shape[0], AGREEING_VIEWS - nearest.shape[1]), 64, dtype=np.int64)
+        nearest = np.concatenate([nearest, missing], axis=1)
+    return np.sort(nearest, axis=1)[:, :AGREEING_VIEWS].sum(axis=1)
 
 
 def rank_candidates(best: dict, limit: int | None = SHORTLIST) -> list:
     """Candidate ids by fine-hash distance (ties by id, so the order is stable), at most ``limit``."""
     ordered = sorted(best, key=lambda key: (best[key], str(key)))
     return ordered if limit is None else ordered[:limit]
+
+
+def shortlist_rows(
+    lookup: dict[int, list[int]], ids: np.ndarray, keys: np.ndarray, fines: np.ndarray, limit: int = SHORTLIST
+) -> list[int]:
+    """The shortlist from ``photo_keys`` rows (int64 photo ids, keys, uint64 fine hashes): the same as
+    ``rank_candidates`` of each photo's best ``fine_distance``, in bulk.
+
+    At 10^6 stored photos a lookup reads some 15,000 rows; one Python call per row was the larger part
+    of its CPU (docs/performance.md, "Scale").
+    """
+    if not len(ids) or not lookup:
+        return []
+    wanted = np.array(sorted(lookup), dtype=np.int64)
+    width = max(len(guesses) for guesses in lookup.values())
+    guesses = np.array(
+        [lookup[key] + lookup[key][:1] * (width - len(lookup[key])) for key in sorted(lookup)], dtype=np.uint64
+    )
+    at = np.minimum(np.searchsorted(wanted, keys), len(wanted) - 1)
+    shared = wanted[at] == keys  # rows of other keys share none (the database query reads none)
+    ids, at = ids[shared], at[shared]
+    distance = np.bitwise_count(fines[shared, None] ^ guesses[at]).min(axis=1).astype(np.int64)
+    order = np.lexsort((distance, ids))
+    ids, distance = ids[order], distance[order]
+    first = np.concatenate([[True], ids[1:] != ids[:-1]])
+    ids, distance = ids[first], distance[first]
+    if len(ids) > limit:  # only ties at the cut need rank_candidates' order by id
+        keep = distance <= np.partition(distance, limit - 1)[limit - 1]
+        ids, distance = ids[keep], distance[keep]
+    return rank_candidates(dict(zip(ids.tolist(), distance.tolist(), strict=True)), limit)
 
 
 def _hashes(image: Image.Image) -> Hashes:

@@ -13,6 +13,8 @@ import numpy as np
 import piexif
 from PIL import Image, ImageDraw
 
+from bench.photo_scenes import make_photo_family, scenes_for
+
 
 def scene(size: tuple[int, int] = (640, 480), seed: int = 0) -> Image.Image:
     """A textured test picture: gradient, shapes and noise, different for every seed."""
@@ -109,3 +111,20 @@ def png_with_header_size(width: int, height: int) -> bytes:
     data[12:29] = ihdr
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
     return bytes(data)
+
+
+MILD_SEED = 20240501  # bench/photo_reuse.py's default seed
+
+
+def barely_hashed_reuse(directory: Path) -> tuple[Path, Path]:
+    """The mild set's photo p00002 (a site scene) and its combined copy (cropped 6 % x 5 %, shrunk to
+    0.65, darkened to 0.74, JPEG quality 47), as files in ``directory``: ``(original, copy)``.
+
+    The copy's hash score (0.109) is just above HASH_THRESHOLD and only 17 keypoint matches carry it
+    onto the original (MIN_INLIERS is 20): the pair the third verdict, "hashes and keypoints", is for.
+    Found by searching the benchmark's judged pairs (bench/photo_reuse.py on the mild set, seed
+    20240501), not tuned here.
+    """
+    photos = make_photo_family(directory, 2, scenes_for(3, MILD_SEED)[2], MILD_SEED)
+    (copy,) = [photo.path for photo in photos if photo.alteration == "combined"]
+    return photos[0].path, copy

@@ -11,21 +11,28 @@ import pytest
 from PIL import Image, ImageOps
 
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
-from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set
+from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set, render, scenes_for
 from media.duplicates import (
     CANDIDATES,
+    HASH_THRESHOLD,
+    NEAR_HASH_THRESHOLD,
+    NEAR_MIN_AREA,
+    NEAR_MIN_INLIERS,
     SHORTLIST,
     DuplicateIndex,
     Fingerprint,
+    Stack,
     examine,
     fingerprint,
     judge,
     match,
     pairwise_scores,
+    pick_stacked,
+    shortlist_rows,
 )
 from media.images import UnreadableImage
-from media.keypoints import Features
-from tests.media.photos import scene, write_jpeg
+from media.keypoints import MIN_INLIERS, Features
+from tests.media.photos import MILD_SEED, barely_hashed_reuse, scene, write_jpeg
 
 SINGLE_ALTERATIONS = [a for a in ALTERATIONS if a != "combined"]
 
@@ -168,6 +175,28 @@ def test_the_source_is_judged_even_behind_many_look_alikes(
     assert np.mean(kept) >= 0.9, f"{sum(kept)} of {len(kept)} sources still judged"
 
 
+def test_the_database_lookup_judges_the_candidates_the_index_judges(
+    field: list[tuple[FieldPhoto, Fingerprint, Features]],
+) -> None:
+    """The photos job ranks ``photo_keys`` rows and stored fingerprint strings in bulk (shortlist_rows,
+    Stack.parse); it must pick the same candidates, in the same order, as the in-memory index."""
+    index = DuplicateIndex()
+    rows = []
+    for number, (_, fp, _) in enumerate(field):
+        index.add(number, fp)
+        rows += [(number, key, fine) for key, fine in fp.index_rows()]
+    table = np.array(rows, dtype=np.uint64)
+    texts = [fp.to_string() for _, fp, _ in field]
+    for number, (_, fp, _) in enumerate(field):
+        lookup = fp.lookup_keys()
+        read = table[np.isin(table[:, 1], list(lookup)) & (table[:, 0] != number)]
+        shortlist = shortlist_rows(lookup, read[:, 0].astype(np.int64), read[:, 1].astype(np.int64), read[:, 2])
+        assert shortlist == index.shortlist(fp, exclude=number)
+        stack, parsed = Stack.parse([texts[other] for other in shortlist] + ["not a fingerprint"])
+        assert parsed == list(range(len(shortlist)))
+        assert pick_stacked(fp, shortlist, stack) == index.candidates(fp, exclude=number)
+
+
 def test_the_verdict_names_what_was_done(tmp_path: Path) -> None:
     image = render_field(FieldScene("kitchen", 21, household=1))
     original = write_jpeg(tmp_path / "original.jpg", image)
@@ -180,6 +209,23 @@ def test_the_verdict_names_what_was_done(tmp_path: Path) -> None:
     assert not judge(*examine(other)[:1], *examine(original)[:1], examine(other)[1], examine(original)[1]).is_duplicate
 
 
+def test_a_copy_whose_hashes_barely_miss_is_confirmed_by_fewer_keypoints(tmp_path: Path) -> None:
+    """The third verdict: a darkened, cropped and shrunk copy of a site scene scores just above the
+    strict hash threshold and has fewer keypoint matches than the keypoint verdict needs; together they
+    are enough. Without the third verdict this reuse goes unflagged."""
+    original, reused = barely_hashed_reuse(tmp_path)
+    (stored, stored_features), (new, new_features) = examine(original), examine(reused)
+    verdict = judge(new, stored, new_features, stored_features)
+    assert verdict.is_duplicate and verdict.evidence == "hashes and keypoints", verdict
+    assert HASH_THRESHOLD < verdict.score <= NEAR_HASH_THRESHOLD
+    checked = verdict.verification
+    assert checked is not None and not checked.confirmed
+    assert NEAR_MIN_INLIERS <= checked.inliers < MIN_INLIERS and checked.area >= NEAR_MIN_AREA
+    assert {"cropped", "resized"} <= set(verdict.alterations)
+    other, other_features = examine(write_jpeg(tmp_path / "other.jpg", render(scenes_for(11, MILD_SEED)[10])))
+    assert not judge(new, other, new_features, other_features).is_duplicate  # the mild set's next site scene
+
+
 def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:
     plain = fingerprint(write_jpeg(tmp_path / "a.jpg"))
     framed_image = Image.new("RGB", (720, 560), (255, 255, 255))
@@ -190,6 +236,13 @@ def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:
         text = fp.to_string()
         assert text.isascii() and len(text) <= 2400
         assert Fingerprint.from_string(text) == fp
+    parsed, kept = Stack.parse([plain.to_string(), "AQE", framed.to_string()])
+    built = Stack.of([plain, framed])
+    assert kept == [0, 2]
+    for name, column in built.hashes.items():
+        np.testing.assert_array_equal(parsed.hashes[name], column)
+    for name in ("stored", "stored_valid", "query", "query_valid"):
+        np.testing.assert_array_equal(getattr(parsed, name), getattr(built, name))
     assert match(plain, framed).is_duplicate
     for bad in ("", "hello", plain.to_string()[:-8], "AQE" + plain.to_string()[3:]):
         with pytest.raises(ValueError):

@@ -41,13 +41,15 @@ def test_drill_down_to_the_photo_that_closed_an_item_and_assign_a_measure(
 ) -> None:
     item_id, household = close_by_reappraisal(collect, survey_forms, services, small_county)
     sign_in(tab, "manager", "county")
-    tab.click("nav.main a[href$='/ledger']")
+    with tab.expect_navigation():  # the next page's rows are read at once: wait for it to load
+        tab.click("nav.main a[href$='/ledger']")
     assert tab.locator("tr[data-area]").evaluate_all("rows => rows.map(r => r.dataset.area)") == [
         TOWNSHIP_A,
         TOWNSHIP_B,
     ]
     assert tab.locator("figure.chart[data-kind=housing] svg polyline").count() == 1
-    tab.click(f"tr[data-area='{TOWNSHIP_A}'] a.drill")
+    with tab.expect_navigation():  # the next page's rows are read at once: wait for it to load
+        tab.click(f"tr[data-area='{TOWNSHIP_A}'] a.drill")
     assert tab.locator("tr[data-area]").evaluate_all("rows => rows.map(r => r.dataset.area)") == [VILLAGE_A, VILLAGE_A2]
     assert tab.locator(f"tr[data-area='{VILLAGE_A}'] td[data-kind=housing]").inner_text() == "1"  # C closed, D open
     tab.click(f"tr[data-area='{VILLAGE_A}'] a.drill")
@@ -60,7 +62,8 @@ def test_drill_down_to_the_photo_that_closed_an_item_and_assign_a_measure(
         tab.click("[data-evidence=closed] a.evidence-photo")
     assert original.value.status == 200 and original.value.headers["content-type"] == "image/jpeg"
     tab.go_back()
-    tab.click(f"p.crumbs a[href$='/households/{household}']")
+    with tab.expect_navigation():  # the next page's rows are read at once: wait for it to load
+        tab.click(f"p.crumbs a[href$='/households/{household}']")
     assert FOLLOW_UP in tab.locator("div.record").evaluate_all("rs => rs.map(r => r.dataset.instance)")
 
     # Assign a measure to an open item of the same village.
@@ -92,7 +95,8 @@ def test_a_township_account_sees_only_its_township_ledger(tab, small_county: Wor
     sign_in(tab, "supervisor", "township_a")
     tab.goto(f"{tab.base}/projects/{project.id}/ledger")
     assert tab.locator("tr[data-area]").evaluate_all("rows => rows.map(r => r.dataset.area)") == [VILLAGE_A, VILLAGE_A2]
-    tab.click("p.crumbs a.map")
+    with tab.expect_navigation():  # the next page's rows are read at once: wait for it to load
+        tab.click("p.crumbs a.map")
     shown = tab.locator("svg.ledger-map circle.household").evaluate_all("cs => cs.map(c => c.dataset.household)")
     assert len(shown) == 8 and all(code.startswith(TOWNSHIP_A) for code in shown)
     with services.sessions() as session:

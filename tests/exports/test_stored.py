@@ -150,3 +150,25 @@ def test_the_migration_queues_the_backfill_of_earlier_versions(client, services,
     run_pending_jobs(services.sessions, services.work)
     assert all(_copies(services))
     assert _contents(client, supervisor) == before
+
+
+def test_upgrading_to_the_texts_queues_their_backfill(client, services, shapes, supervisor) -> None:  # noqa: ANN001
+    """A database of the release before the texts (0015) keeps its rows' copies; 0016 adds the column and
+    queues one ``flatten`` job, which writes the texts; every export gives the same bytes throughout."""
+    from sync.db.migrate import downgrade, upgrade
+
+    before = _contents(client, supervisor)
+    texts = _copies(services, SubmissionVersion.texts)
+    with transaction(services.sessions) as session:
+        session.execute(update(Job).where(Job.kind == FLATTEN).values(state="done"))
+    downgrade(services.engine, "0015")
+    upgrade(services.engine)
+    assert _copies(services, SubmissionVersion.texts) == [None, None, None]
+    assert all(_copies(services))  # the rows' copies were kept
+    with services.sessions() as session:
+        pending = session.scalars(select(Job.id).where(Job.kind == FLATTEN, Job.state == "pending")).all()
+    assert len(pending) == 1
+    assert _contents(client, supervisor) == before  # from the rows meanwhile
+    run_pending_jobs(services.sessions, services.work)
+    assert _copies(services, SubmissionVersion.texts) == texts
+    assert _contents(client, supervisor) == before

@@ -348,8 +348,8 @@ _COLOUR_SHIFTS = np.arange(40, -1, -8, dtype=np.uint64)  # 6 big-endian bytes ->
 class Stack:
     """Many fingerprints as the ranking of a shortlist compares them: hashes and fine hashes in arrays.
 
-    ``Stack.parse`` reads them straight from the stored strings. A lookup ranks 200 stored photos and
-    judges only 12; building the ViewKey tuples of all 200 (``Fingerprint.from_string``) was about half
+    ``Stack.parse`` reads them straight from the stored strings. A lookup ranks its whole shortlist and
+    judges only 12; building the ViewKey tuples of all of them (``Fingerprint.from_string``) was about half
     of a lookup's CPU at 10^5 stored photos (docs/performance.md, "Scale").
     """
 

@@ -9,7 +9,7 @@ and nowhere else (`area` below; docs/exports.md 5).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -45,7 +45,6 @@ from sync.exports.filters import CompiledFilter, parse_filter
 from sync.exports.plan import Field, FormSchema, form_schema, merged_schema
 
 BATCH = 2000
-ROW_FIELDS = 16  # the columns of an `ExportRow` in the export statement; the area mark follows them
 # Administrative codes: county 6 digits, township 9, village 12 (docs/registry.md); an area is any prefix.
 AREA_FIELDS = ("village", "township", "county")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -148,7 +147,7 @@ def build_query(
     )
 
 
-def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False, texts: bool = False):  # noqa: ANN202
+def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False, texts: str | None = None):  # noqa: ANN202
     attachments = SubmissionAttachment
     older = aliased(SubmissionVersion)
     expected = (
@@ -177,7 +176,7 @@ def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False, t
         *_content(query, flat, texts),
     ]
     if query.area is not None:
-        columns.append(in_area_registry(query.area))  # raw[ROW_FIELDS]
+        columns.append(in_area_registry(query.area))  # after the ExportRow's columns
     statement = (
         select(*columns)
         .join(SubmissionVersion, SubmissionVersion.submission_id == Submission.id)
@@ -197,15 +196,21 @@ def _statement(query: ExportQuery, *, count: bool = False, flat: bool = False, t
     return statement.order_by(Submission.created_at.desc(), Submission.id.desc())
 
 
-def _content(query: ExportQuery, flat: bool, texts: bool) -> list[Any]:
+def _content(query: ExportQuery, flat: bool, texts: str | None) -> list[Any]:
     """The XML, the stored rows and the stored texts, each read only where it is used: the copies of a
-    version of the form's current version (when the export's schema is that version's), else the XML."""
+    version of the form's current version (when the export's schema is that version's), else the XML.
+    ``texts`` is the mark of the texts the caller reads (`sync.exports.stored.TEXTS_MARK`); texts of
+    another format are not read, and that version's rows are."""
     if not flat or query.deleted_fields or query.form.current_version_id is None:
         return [SubmissionVersion.xml, null(), null()]
     of_current = SubmissionVersion.form_version_id == query.form.current_version_id
     usable = and_(SubmissionVersion.flat.is_not(None), of_current)
-    text_usable = and_(SubmissionVersion.texts.is_not(None), of_current) if texts else false()
-    text = case((text_usable, SubmissionVersion.texts), else_=null()) if texts else null()
+    if texts is None:
+        text_usable: ColumnElement[bool] = false()
+        text: Any = null()
+    else:
+        text_usable = and_(SubmissionVersion.texts.startswith(texts), of_current)
+        text = case((text_usable, SubmissionVersion.texts), else_=null())
     copy = case((text_usable, null()), (usable, SubmissionVersion.flat), else_=null())
     if query.filters_in_python:  # the filter reads the answers from the parsed XML
         return [SubmissionVersion.xml, copy, text]
@@ -251,15 +256,20 @@ def count_rows(connection: Connection, query: ExportQuery) -> int:
 
 
 def iter_rows(
-    connection: Connection, query: ExportQuery, *, parse: bool = True, flat: bool = False, texts: bool = False
+    connection: Connection,
+    query: ExportQuery,
+    *,
+    parse: bool = True,
+    flat: bool = False,
+    texts: str | None = None,
 ) -> Iterator[tuple[ExportRow, etree._Element | None]]:
     """Each matching submission with its parsed instance, newest first, streamed in batches.
 
     ``parse=False`` skips parsing where the filters do not need the answers (the instance is then None):
     the media pass needs only the metadata. ``flat=True`` reads the stored flattened copy where it
     applies, and the XML only where it does not (`sync.exports.stored.iter_tables`), parsing nothing
-    unless the filters need the answers; ``texts=True`` also the stored texts, and then neither the rows
-    nor the XML of a version that has them."""
+    unless the filters need the answers; ``texts`` (a format's mark) also the stored texts of that format,
+    and then neither the rows nor the XML of a version that has them."""
     statement = _statement(query, flat=flat, texts=texts)
     parse = parse and not flat
     python = query.filters_in_python
@@ -271,12 +281,13 @@ def iter_rows(
     skipped = 0
     sent = 0
     result = connection.execution_options(yield_per=BATCH).execute(statement)
+    row_fields = len(fields(ExportRow))  # the statement's columns up to the area mark
     try:
         for raw in result:
-            row = ExportRow(*raw[:ROW_FIELDS])
+            row = ExportRow(*raw[:row_fields])
             root = parse_xml(row.xml) if parse or python else None
             if python:
-                if query.area is not None and not in_area(bool(raw[ROW_FIELDS]), query.schema, root, query.area):
+                if query.area is not None and not in_area(bool(raw[row_fields]), query.schema, root, query.area):
                     continue
                 if not query.filter.matches(row.system(), lambda found, root=root: typed_answer(root, found)):
                     continue

@@ -82,8 +82,8 @@ def iter_copies(
     """As `iter_tables`, and with ``texts`` each submission whose copy has its texts comes with them
     instead of its rows (None), which are then neither decoded nor walked."""
     widths = flattener.widths
-    for row, root in iter_rows(connection, query, flat=True, texts=texts):
-        if row.texts is not None and row.texts.startswith(TEXTS_MARK):
+    for row, root in iter_rows(connection, query, flat=True, texts=TEXTS_MARK if texts else None):
+        if row.texts is not None:  # of this format: the query reads no other
             yield row, None, Texts(row.texts)
             continue
         tables = read_copy(row.flat, widths) if row.flat is not None else None

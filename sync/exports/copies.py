@@ -70,7 +70,14 @@ def backfill(session: Session, limit: int = BACKFILL_BATCH) -> int:
     rows, 0016 the texts); a version that cannot be flattened gets an empty copy of format 0 and empty
     texts, so it is not tried again and exports read its XML."""
     rows = session.execute(
-        select(SubmissionVersion.id, SubmissionVersion.xml, SubmissionVersion.instance_id, FormVersion.xml)
+        select(
+            SubmissionVersion.id,
+            SubmissionVersion.xml,
+            SubmissionVersion.instance_id,
+            FormVersion.xml,
+            SubmissionVersion.flat.is_(None),
+            SubmissionVersion.texts.is_(None),
+        )
         .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
         .where(
             SubmissionVersion.current.is_(True),
@@ -79,9 +86,13 @@ def backfill(session: Session, limit: int = BACKFILL_BATCH) -> int:
         .order_by(SubmissionVersion.id)
         .limit(limit)
     ).all()
-    for version_id, xml, instance_id, form_xml in rows:
+    for version_id, xml, instance_id, form_xml, lacks_flat, lacks_texts in rows:
         made = copies_of(form_xml, xml, instance_id)
-        values = {"flat": made["flat"] or b"[0,[]]", "texts": made["texts"] or ""}
+        values: dict[str, bytes | str] = {}  # only what is missing: a copy made before is never replaced
+        if lacks_flat:
+            values["flat"] = made["flat"] or b"[0,[]]"
+        if lacks_texts:
+            values["texts"] = made["texts"] or ""
         session.execute(
             SubmissionVersion.__table__.update().where(SubmissionVersion.id == version_id).values(**values)
         )

@@ -137,6 +137,20 @@ def test_versions_without_their_texts_give_the_same_files(client, services, more
     assert _copies(services, SubmissionVersion.texts) == texts
 
 
+def test_the_backfill_keeps_a_copy_it_cannot_make_again(client, services, shapes, supervisor) -> None:  # noqa: ANN001
+    """A version with its rows' copy but no texts, whose XML can no longer be read, keeps that copy: the
+    backfill writes only the missing column, so the export still has the submission's values."""
+    before = client.get(f"{BASE}/submissions.csv", headers=supervisor).data
+    rows = _copies(services)
+    with transaction(services.sessions) as session:
+        session.execute(update(SubmissionVersion).values(xml=b"<data><oops", texts=None))
+        enqueue(session, FLATTEN)
+    run_pending_jobs(services.sessions, services.work)
+    assert _copies(services) == rows
+    assert _copies(services, SubmissionVersion.texts) == ["", "", ""]
+    assert client.get(f"{BASE}/submissions.csv", headers=supervisor).data == before
+
+
 def test_the_migration_queues_the_backfill_of_earlier_versions(client, services, shapes, supervisor) -> None:  # noqa: ANN001
     from sync.db.migrate import downgrade, upgrade
 

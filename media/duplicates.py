@@ -11,7 +11,8 @@ Three stages, each measured on the labelled sets (docs/media.md section 4, docs/
 1. **Fingerprint** (``fingerprint``), once per photo. The *hash variants*: pHash and dHash of the whole
    picture and of its central 70 %, a 4 x 4 chroma grid and a colour hash, once more inside a detected
    uniform frame (a border). The *view keys* (media/views.py): 16-bit keys of the photo's core region,
-   filed under 3 keys, looked up under 42 guesses of mirror, tilt and crop (about 30 distinct keys). The picture's size.
+   filed under 6 keys (3 zooms, as it is and brightened; only the plain 3 are ranked), looked up under 42
+   guesses of mirror, tilt and crop (about 30 distinct keys). The picture's size.
 2. **Candidate lookup** (``DuplicateIndex`` in memory; the ``photo_keys`` table in the database): the
    stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
    64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.
@@ -41,7 +42,7 @@ from PIL import Image
 
 from media.images import DEFAULT_MAX_PIXELS, open_upright
 from media.keypoints import Features, Verification, features, verify
-from media.views import ViewKey, query_keys, stored_keys
+from media.views import STORED_SCALES, ViewKey, query_keys, stored_keys
 
 FINGERPRINT_VERSION = 2
 DEFAULT_THRESHOLD = 0.165  # the hash score's earlier threshold, kept for ``match`` alone
@@ -364,7 +365,7 @@ class Stack:
 
     @classmethod
     def of(cls, fingerprints: Sequence[Fingerprint]) -> Stack:
-        stored, stored_valid = _padded([_fines(fp.stored) for fp in fingerprints])
+        stored, stored_valid = _padded([_ranked(_fines(fp.stored), len(fp.variants)) for fp in fingerprints])
         query, query_valid = _padded([_fines(fp.query) for fp in fingerprints])
         return cls(_stack(fingerprints), stored, stored_valid, query, query_valid)
 
@@ -381,7 +382,7 @@ class Stack:
             counts.append(count)
             variants.append(raw[2 : 2 + count * _VARIANT.size] + bytes((2 - count) * _VARIANT.size))
             fines = np.frombuffer(raw, dtype=_VIEW_DTYPE, offset=start)["fine"]
-            stored.append(fines[:n_stored])
+            stored.append(_ranked(fines[:n_stored], count))
             query.append(fines[n_stored:])
         packed = np.frombuffer(b"".join(variants), dtype=_VARIANT_DTYPE).reshape(len(kept), 2)
         hashes = {name: packed["hashes"][:, :, i].astype(np.uint64) for i, name in enumerate(_HASHES)}
@@ -499,7 +500,7 @@ def view_distances(new: Fingerprint, others: Sequence[Fingerprint]) -> np.ndarra
 
 def _view_distances(new: Fingerprint, others: Stack) -> np.ndarray:
     """``view_distances`` against a stack, all pairs of views at once."""
-    mine_stored, mine_query = _fines(new.stored)[None, :], _fines(new.query)[None, :]
+    mine_stored, mine_query = _ranked(_fines(new.stored), len(new.variants))[None, :], _fines(new.query)[None, :]
     theirs = _best_views(others.stored, others.stored_valid, mine_query, np.ones_like(mine_query, dtype=bool))
     ours = _best_views(mine_stored, np.ones_like(mine_stored, dtype=bool), others.query, others.query_valid)
     return np.broadcast_to(theirs + ours, (len(others),)).astype(np.int64)
@@ -507,6 +508,19 @@ def _view_distances(new: Fingerprint, others: Stack) -> np.ndarray:
 
 def _fines(views: Sequence[ViewKey]) -> np.ndarray:
     return np.fromiter((v.fine for v in views), dtype=np.uint64, count=len(views))
+
+
+def _ranked(stored: np.ndarray, variants: int) -> np.ndarray:
+    """The filed views the ranking compares: each variant's plain ones, not its brightened ones.
+
+    The brightened views are filed for the lookup only (media/views.py): ranked as well, they brought
+    look-alikes forward and cost the field set 1.2 points of recall (docs/performance.md, "Reused
+    photos"). A fingerprint made before they existed files 3 views per variant, all of them plain.
+    """
+    per_variant = 2 * len(STORED_SCALES)
+    if variants < 1 or len(stored) != per_variant * variants:
+        return stored
+    return stored[np.arange(len(stored)) % per_variant < len(STORED_SCALES)]
 
 
 def _best_views(stored: np.ndarray, stored_valid: np.ndarray, query: np.ndarray, query_valid: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
-from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set, render, scenes_for
+from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set, make_photo_family, render, scenes_for
 from media.duplicates import (
     CANDIDATES,
     HASH_THRESHOLD,
@@ -29,6 +29,7 @@ from media.duplicates import (
     pairwise_scores,
     pick_stacked,
     shortlist_rows,
+    view_distance,
 )
 from media.images import UnreadableImage
 from media.keypoints import MIN_INLIERS, Features
@@ -138,6 +139,45 @@ def test_probes_are_keys_a_stored_photo_can_have(labelled: tuple[list[LabelledPh
             assert ((value >> 8).bit_count(), (value & 0xFF).bit_count()) == (4, 4), f"{value:016b}"
     swapped = [(view.key ^ view.probe).bit_count() for view in views]
     assert set(swapped) <= {0, 2} and swapped.count(2) > 0.95 * len(views)
+
+
+BRIGHTENED_FAMILIES = (14, 29, 36)  # mild-set scenes (seed 20240501) whose brightened copy lost its keys
+
+
+def test_brightened_copies_are_found_through_the_brightened_keys(tmp_path: Path) -> None:
+    """Three photos of the mild set whose brightened copy (highlights clipped) shares no key with the
+    photo's plain core: the keys of its core brightened (media/views.py, BRIGHTENED) are the ones found."""
+    scenes = scenes_for(40, 20240501)
+    for index in BRIGHTENED_FAMILIES:
+        family = make_photo_family(tmp_path, index, scenes[index], 20240501)
+        original = fingerprint(family[0].path)
+        copy = fingerprint(next(p for p in family if p.alteration == "brighten").path)
+        assert len(original.stored) == 6 * len(original.variants)  # 3 zooms, as it is and brightened
+        looked_up = set(copy.lookup_keys())
+        assert not looked_up & {view.key for view in original.stored[:3]}
+        assert looked_up & {key for key, _ in original.index_rows()}
+
+
+def test_the_ranking_compares_the_plain_views_only(labelled: tuple[list[LabelledPhoto], list[Fingerprint]]) -> None:
+    """The brightened views are filed for the lookup, not ranked: changing them leaves ``view_distance``
+    as it was, changing a plain one does not; a fingerprint of the earlier layout (3 plain views per
+    variant, made before the brightened keys) is ranked on all of its views."""
+    photos, prints = labelled
+    new, stored = prints[0], next(fp for fp in prints[1:] if len(fp.variants) == 1)
+    assert len(stored.stored) == 6
+    before = view_distance(new, stored)
+
+    def flipped(views: tuple, positions: range) -> tuple:
+        return tuple(v._replace(fine=v.fine ^ 0xFFFF_FFFF) if i in positions else v for i, v in enumerate(views))
+
+    bright_changed = dataclasses.replace(stored, stored=flipped(stored.stored, range(3, 6)))
+    plain_changed = dataclasses.replace(stored, stored=flipped(stored.stored, range(3)))
+    assert view_distance(new, bright_changed) == before
+    assert view_distance(new, plain_changed) != before
+    earlier = dataclasses.replace(stored, stored=stored.stored[:3])
+    assert view_distance(new, earlier) == before
+    text_stack, _ = Stack.parse([bright_changed.to_string(), earlier.to_string()])
+    assert np.array_equal(text_stack.stored, Stack.of([stored, earlier]).stored)
 
 
 LOOK_ALIKES = 60

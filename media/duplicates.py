@@ -355,7 +355,7 @@ class Stack:
     """
 
     hashes: dict[str, np.ndarray]  # phash .. colour: (n, 2) uint64; chroma: (n, 2, 32) float32; present: (n, 2)
-    stored: np.ndarray  # (n, most views) uint64 fine hashes of the filed views, zero-padded
+    stored: np.ndarray  # (n, most views) uint64 fine hashes of the ranked filed views (_ranked), zero-padded
     stored_valid: np.ndarray  # (n, most views) bool: which of them are views
     query: np.ndarray  # the same for the guesses
     query_valid: np.ndarray

@@ -17,6 +17,7 @@ import io
 import json
 import zlib
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -167,14 +168,12 @@ def choice_labels(form: str, list_name: str) -> dict[str, tuple[str, str]]:
     """code -> (zh label, en label) from an XLSForm's choices sheet."""
     from openpyxl import load_workbook
 
-    book = load_workbook(SOURCES / f"{form}.xlsx", read_only=True)
-    rows = book["choices"].iter_rows(values_only=True)
-    header = [str(h or "") for h in next(rows)]
-    zh = next(i for i, h in enumerate(header) if h.startswith("label::") and "zh" in h)
-    en = next(i for i, h in enumerate(header) if h.startswith("label::") and "en" in h.lower())
-    out = {str(r[1]): (str(r[zh] or ""), str(r[en] or "")) for r in rows if r[0] == list_name and r[1] is not None}
-    book.close()
-    return out
+    with closing(load_workbook(SOURCES / f"{form}.xlsx", read_only=True)) as book:  # closed on errors too
+        rows = book["choices"].iter_rows(values_only=True)
+        header = [str(h or "") for h in next(rows)]
+        zh = next(i for i, h in enumerate(header) if h.startswith("label::") and "zh" in h)
+        en = next(i for i, h in enumerate(header) if h.startswith("label::") and "en" in h.lower())
+        return {str(r[1]): (str(r[zh] or ""), str(r[en] or "")) for r in rows if r[0] == list_name and r[1] is not None}
 
 
 def codebook() -> Iterator[list[str]]:

@@ -9,6 +9,7 @@ changed monitoring line moves, and applying it re-judges the registry and the le
 from __future__ import annotations
 
 import io
+from contextlib import closing
 from datetime import date, timedelta
 
 import pytest
@@ -379,7 +380,8 @@ def test_cli_exports_the_ledger_and_manages_parameter_tables(
     out = tmp_path / "ledger.xlsx"
     result = CliRunner().invoke(main, ["export", "ledger", "--area", TOWNSHIP, "--out", str(out)], env=env)
     assert result.exit_code == 0, result.output
-    rows = list(load_workbook(out, read_only=True)["items"].iter_rows(values_only=True))
+    with closing(load_workbook(out, read_only=True)) as book:  # read-only keeps the file open until closed
+        rows = list(book["items"].iter_rows(values_only=True))
     assert [(r[2], r[4], r[6], r[11]) for r in rows[3:]] == [
         (f"{VILLAGES[0]}0001", "住房安全", "house_appraisal uuid:cli-house", "待处置")
     ]

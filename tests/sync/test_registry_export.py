@@ -6,6 +6,7 @@ import csv
 import io
 import uuid
 import zipfile
+from contextlib import closing
 
 import pyarrow.parquet as pq
 from openpyxl import load_workbook
@@ -108,5 +109,6 @@ def test_cli_exports_the_registry(collect, survey_forms, services, api, settings
     args = ["export", "registry", "--format", "xlsx", "--area", VILLAGES[0], "--out", str(out)]
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
-    rows = list(load_workbook(out, read_only=True)["households"].iter_rows(values_only=True))
+    with closing(load_workbook(out, read_only=True)) as book:  # read-only keeps the file open until closed
+        rows = list(book["households"].iter_rows(values_only=True))
     assert len(rows) - 3 == 2  # the two households of the first village

@@ -25,7 +25,8 @@ def sign_in(tab, role: str, key: str) -> None:  # noqa: ANN001
     tab.goto(tab.base + "/")
     tab.fill("input[name=email]", email(role, key))
     tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
+    with tab.expect_navigation():  # callers read the signed-in page at once: wait for it to load
+        tab.click("button[type=submit]")
 
 
 def test_sign_in_refuses_a_wrong_password_and_signs_out(tab, accounts) -> None:  # noqa: ANN001
@@ -38,7 +39,8 @@ def test_sign_in_refuses_a_wrong_password_and_signs_out(tab, accounts) -> None: 
     assert "电子邮箱或密码错误" in tab.locator("[role=alert]").inner_text()
     sign_in(tab, "supervisor", "township_a")
     assert "察素齐镇" in tab.locator("main").inner_text()
-    tab.click("text=退出登录")
+    with tab.expect_navigation():
+        tab.click("text=退出登录")
     assert tab.url.endswith("/sign-in")
     tab.goto(tab.base + "/projects")
     assert "/sign-in" in tab.url
@@ -47,7 +49,8 @@ def test_sign_in_refuses_a_wrong_password_and_signs_out(tab, accounts) -> None: 
 def test_a_form_posted_without_its_csrf_token_is_refused(tab, accounts) -> None:  # noqa: ANN001
     sign_in(tab, "supervisor", "township_a")
     tab.evaluate("document.querySelector('form.inline input[name=csrf_token]').remove()")
-    tab.click("text=退出登录")
+    with tab.expect_navigation():
+        tab.click("text=退出登录")
     assert "表单已过期" in tab.content()
     tab.goto(tab.base + "/projects")
     assert "/sign-in" not in tab.url, "the refused sign-out must not have signed out"
@@ -63,7 +66,8 @@ def test_filter_open_approve_and_stay_in_the_township(tab, small_county, project
     assert tab.locator("h1").first.inner_text().startswith("提交记录")
     tab.select_option("select[name=township]", TOWNSHIP_A)
     tab.select_option("select[name=verdict]", ["C", "D"])
-    tab.click("button:has-text('筛选')")
+    with tab.expect_navigation():  # the filtered page's rows are read at once: wait for it to load
+        tab.click("button:has-text('筛选')")
     rows = tab.locator("tr[data-instance]")
     shown = sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.instance)"))
     assert shown == sorted(small_county.instances(TOWNSHIP_A, "CD"))
@@ -102,7 +106,8 @@ def test_bulk_approve_a_filtered_set_of_thirty(tab, county_of_30, project, servi
     sign_in(tab, "supervisor", "county")
     tab.select_option("select[name=form]", "house_appraisal")
     tab.select_option("select[name=township]", TOWNSHIP_A)
-    tab.click("button:has-text('筛选')")
+    with tab.expect_navigation():  # the old page's heading would be read otherwise
+        tab.click("button:has-text('筛选')")
     assert "共 30 条" in tab.locator("h1").inner_text()
     tab.check("#bulk input[name=all]")
     tab.fill("#bulk input[name=note]", "抽查无误")

@@ -15,7 +15,7 @@ Two labelled sets, made once and kept in ``bench/results/cache/`` (git-ignored):
 
 Every file is fingerprinted and its local features computed (``media.duplicates.examine``, timed), and
 all go into one ``DuplicateIndex``. Then every file is looked up against all the others, as if it were the
-newest photo: the best ``CANDIDATES`` by fine hash are judged (``judge``). Measured:
+newest photo: the candidates ``DuplicateIndex.candidates`` picks are judged (``judge``). Measured:
 
 - recall: share of reused copies whose source photo is among the photos judged the same;
 - false flags: share of distinct photos judged the same as a photo of another household that is neither
@@ -43,6 +43,7 @@ import numpy as np
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, field_scenes, make_field_family
 from bench.photo_scenes import ALTERATIONS, make_photo_family, scenes_for
 from media.duplicates import (
+    BRIGHTENED_CANDIDATES,
     CANDIDATES,
     DEFAULT_THRESHOLD,
     DuplicateIndex,
@@ -221,7 +222,7 @@ STAGES = ("no shared key", "outside the shortlist", "not among the judged", "jud
 
 def _miss(index: DuplicateIndex, items: list[Item], number: int, source: int, result: tuple) -> dict:
     """Where a missed copy's source was lost: no key shared, below the shortlist's cut, not among the
-    ``CANDIDATES`` judged, or judged and refused (then the verdict's figures)."""
+    candidates judged, or judged and refused (then the verdict's figures)."""
     candidates, _, _ = result
     item = items[number]
     if source in candidates:
@@ -259,7 +260,7 @@ def markdown(name: str, r: dict) -> str:
         "| measure | value |",
         "|---|---|",
         f"| reuses flagged (recall) | {r['recall']:.1%} |",
-        f"| source among the {CANDIDATES} candidates | {r['candidate_recall']:.1%} |",
+        f"| source among the {CANDIDATES + BRIGHTENED_CANDIDATES} candidates | {r['candidate_recall']:.1%} |",
         f"| distinct photos falsely flagged | {r['distinct_photos_falsely_flagged']:.2%} |",
         *[f"| ... of them {k} | {v:.2%} |" for k, v in r["falsely_flagged_by_role"].items()],
         f"| copies flagged with a wrong photo | {r['copies_falsely_flagged']:.2%} |",

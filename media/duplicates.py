@@ -11,11 +11,13 @@ Three stages, each measured on the labelled sets (docs/media.md section 4, docs/
 1. **Fingerprint** (``fingerprint``), once per photo. The *hash variants*: pHash and dHash of the whole
    picture and of its central 70 %, a 4 x 4 chroma grid and a colour hash, once more inside a detected
    uniform frame (a border). The *view keys* (media/views.py): 16-bit keys of the photo's core region,
-   filed under 6 keys (3 zooms, as it is and brightened; only the plain 3 are ranked), looked up under 42
+   filed under 6 keys (3 zooms, as it is and brightened; each 3 ranked apart), looked up under 42
    guesses of mirror, tilt and crop (about 30 distinct keys). The picture's size.
 2. **Candidate lookup** (``DuplicateIndex`` in memory; the ``photo_keys`` table in the database): the
-   stored photos sharing a key with any of the new photo's guesses, ranked by the Hamming distance of the
-   64-bit fine hash filed with the key; the best ``CANDIDATES`` go on. One indexed ``IN`` query, no scan.
+   stored photos sharing a key with any of the new photo's guesses, the best ``SHORTLIST`` by the Hamming
+   distance of the 64-bit fine hash filed with the key; of those, the best ``CANDIDATES`` by view
+   agreement and hash score go on, and ``BRIGHTENED_CANDIDATES`` more by agreement with the brightened
+   views (``pick_stacked``). One indexed ``IN`` query, no scan.
 3. **Verdict** (``judge``): the same photo when the hash score (``match``) is at most ``HASH_THRESHOLD``
    (few distinct photos reach it), or when local features with RANSAC (media/keypoints.py) carry one
    photo onto the other (fewer of them when the hash score is at most ``NEAR_HASH_THRESHOLD``). The
@@ -52,6 +54,7 @@ NEAR_MIN_INLIERS = 15  # ... this many matches fitting one transform
 NEAR_MIN_AREA = 0.01  # ... whose convex hull covers this share of both pictures
 SHORTLIST = 400  # stored photos fetched per new photo, best fine-hash distance first (200 lost 38 mild sources)
 CANDIDATES = 12  # of those, verified: the best by view agreement (``view_distance``)
+BRIGHTENED_CANDIDATES = 2  # and this many more: the best by agreement with the brightened views (pick_stacked)
 AGREEING_VIEWS = 2  # view_distance sums the best this many views of each photo
 HASH_WEIGHT = 64.0  # bits of view distance one unit of hash score is worth when candidates are ranked
 WORK_SIDE = 512  # hashes are computed from at most this many pixels per side (they look at 32 x 32 anyway)
@@ -355,24 +358,27 @@ class Stack:
     """
 
     hashes: dict[str, np.ndarray]  # phash .. colour: (n, 2) uint64; chroma: (n, 2, 32) float32; present: (n, 2)
-    stored: np.ndarray  # (n, most views) uint64 fine hashes of the ranked filed views (_ranked), zero-padded
+    stored: np.ndarray  # (n, most views) uint64 fine hashes of the plain filed views (_split), zero-padded
     stored_valid: np.ndarray  # (n, most views) bool: which of them are views
     query: np.ndarray  # the same for the guesses
     query_valid: np.ndarray
+    brightened: np.ndarray  # the same for the brightened filed views (none in a fingerprint of the earlier layout)
+    brightened_valid: np.ndarray
 
     def __len__(self) -> int:
         return len(self.stored)
 
     @classmethod
     def of(cls, fingerprints: Sequence[Fingerprint]) -> Stack:
-        stored, stored_valid = _padded([_ranked(_fines(fp.stored), len(fp.variants)) for fp in fingerprints])
-        query, query_valid = _padded([_fines(fp.query) for fp in fingerprints])
-        return cls(_stack(fingerprints), stored, stored_valid, query, query_valid)
+        filed = [_split(_fines(fp.stored), len(fp.variants)) for fp in fingerprints]
+        plain, brightened = _padded([views[0] for views in filed]), _padded([views[1] for views in filed])
+        query = _padded([_fines(fp.query) for fp in fingerprints])
+        return cls(_stack(fingerprints), *plain, *query, *brightened)
 
     @classmethod
     def parse(cls, texts: Sequence[str]) -> tuple[Stack, list[int]]:
         """The stack of those ``texts`` that ``Fingerprint.from_string`` accepts, and their positions."""
-        kept, variants, counts, stored, query = [], [], [], [], []
+        kept, variants, counts, stored, query, brightened = [], [], [], [], [], []
         for number, text in enumerate(texts):
             try:
                 raw, count, n_stored, _, start = _layout(text)
@@ -382,14 +388,16 @@ class Stack:
             counts.append(count)
             variants.append(raw[2 : 2 + count * _VARIANT.size] + bytes((2 - count) * _VARIANT.size))
             fines = np.frombuffer(raw, dtype=_VIEW_DTYPE, offset=start)["fine"]
-            stored.append(_ranked(fines[:n_stored], count))
+            plain, lit = _split(fines[:n_stored], count)
+            stored.append(plain)
+            brightened.append(lit)
             query.append(fines[n_stored:])
         packed = np.frombuffer(b"".join(variants), dtype=_VARIANT_DTYPE).reshape(len(kept), 2)
         hashes = {name: packed["hashes"][:, :, i].astype(np.uint64) for i, name in enumerate(_HASHES)}
         hashes["colour"] = (packed["colour"].astype(np.uint64) << _COLOUR_SHIFTS).sum(axis=2, dtype=np.uint64)
         hashes["chroma"] = packed["chroma"].astype(np.float32)
         hashes["present"] = np.arange(2)[None, :] < np.array(counts, dtype=np.int64).reshape(-1, 1)
-        return cls(hashes, *_padded(stored), *_padded(query)), kept
+        return cls(hashes, *_padded(stored), *_padded(query), *_padded(brightened)), kept
 
 
 def _padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -443,7 +451,8 @@ class DuplicateIndex:
     def candidates(
         self, fp: Fingerprint, *, limit: int = CANDIDATES, exclude: Hashable | None = None
     ) -> list[Hashable]:
-        """The ones worth verifying: the shortlist's best by ``view_distance``."""
+        """The ones worth verifying: the shortlist's ``limit`` best by ``view_distance`` and hash score, then
+        ``BRIGHTENED_CANDIDATES`` more (``pick_stacked``)."""
         shortlist = self.shortlist(fp, exclude=exclude)
         return pick_candidates(fp, {key: self._fingerprints[key] for key in shortlist}, limit)
 
@@ -458,8 +467,9 @@ class DuplicateIndex:
 
 
 def pick_candidates(fp: Fingerprint, shortlist: dict, limit: int = CANDIDATES) -> list:
-    """At most ``limit`` of the shortlist (id -> Fingerprint, in fine-hash order): the best by
-    ``view_distance`` plus ``HASH_WEIGHT`` times the hash score, ties in the shortlist's order.
+    """The shortlist's (id -> Fingerprint, in fine-hash order) ``limit`` best by ``view_distance`` plus
+    ``HASH_WEIGHT`` times the hash score, ties in the shortlist's order, then ``BRIGHTENED_CANDIDATES``
+    more by the brightened views (``pick_stacked``).
 
     The shortlist's order looks at one view per photo, the one whose key matched; among six kinds of
     look-alike scene that put the source below 40 others for one copy in twenty. Both photos' views
@@ -473,12 +483,27 @@ def pick_candidates(fp: Fingerprint, shortlist: dict, limit: int = CANDIDATES) -
     return pick_stacked(fp, keys, Stack.of([shortlist[key] for key in keys]), limit)
 
 
-def pick_stacked(fp: Fingerprint, keys: Sequence, others: Stack, limit: int = CANDIDATES) -> list:
-    """``pick_candidates`` of a shortlist already in a ``Stack`` (``keys``: its ids, in the stack's order)."""
+def pick_stacked(
+    fp: Fingerprint, keys: Sequence, others: Stack, limit: int = CANDIDATES, brightened: int = BRIGHTENED_CANDIDATES
+) -> list:
+    """``pick_candidates`` of a shortlist already in a ``Stack`` (``keys``: its ids, in the stack's order),
+    and after them the ``brightened`` best of the rest by the brightened views' agreement (``_agreements``)
+    plus the hash score.
+
+    A brightened copy agrees with its source's brightened views, not with its plain ones, so the plain
+    ranking can leave its source behind look-alikes. Ranking the brightened views with the plain ones
+    cost the field set 1.2 points (``_split``); a second, separate ranking that adds two more candidates
+    found 6 more mild and 2 more field copies and flagged no more distinct photo on either set, where
+    four more flagged one (docs/performance.md, "Reused photos").
+    """
     if not len(others):
         return []
-    ranking = _view_distances(fp, others) + HASH_WEIGHT * _scores(Stack.of([fp]), others)[0]
-    return [keys[i] for i in np.argsort(ranking, kind="stable")[:limit]]
+    hashed = HASH_WEIGHT * _scores(Stack.of([fp]), others)[0]
+    plain, lit = _agreements(fp, others)
+    first = np.argsort(plain + hashed, kind="stable")[:limit]
+    then = np.argsort(lit + hashed, kind="stable")
+    then = then[~np.isin(then, first)][:brightened]
+    return [keys[i] for i in (*first, *then)]
 
 
 def view_distance(new: Fingerprint, stored: Fingerprint) -> int:
@@ -495,32 +520,48 @@ def view_distances(new: Fingerprint, others: Sequence[Fingerprint]) -> np.ndarra
     at several zooms and either way round (the original's zoomed-in guess is the copy's core); a
     look-alike scene matches one view by chance, seldom four.
     """
-    return _view_distances(new, Stack.of(others))
+    return _agreements(new, Stack.of(others))[0]
 
 
-def _view_distances(new: Fingerprint, others: Stack) -> np.ndarray:
-    """``view_distances`` against a stack, all pairs of views at once."""
-    mine_stored, mine_query = _ranked(_fines(new.stored), len(new.variants))[None, :], _fines(new.query)[None, :]
-    theirs = _best_views(others.stored, others.stored_valid, mine_query, np.ones_like(mine_query, dtype=bool))
-    ours = _best_views(mine_stored, np.ones_like(mine_stored, dtype=bool), others.query, others.query_valid)
-    return np.broadcast_to(theirs + ours, (len(others),)).astype(np.int64)
+def _agreements(new: Fingerprint, others: Stack) -> tuple[np.ndarray, np.ndarray]:
+    """``view_distances`` against a stack (all pairs of views at once), and the same with one photo's
+    brightened views in place of its plain ones, whichever photo that suits better.
+
+    A brightened copy's own views agree with its source's brightened views (stored against guesses one
+    way) and with nothing brightened the other way (the guesses are plain), so the second figure takes
+    the brightened views in one direction and the plain ones in the other, the better way round.
+    """
+    plain, lit = _split(_fines(new.stored), len(new.variants))
+    guesses = _fines(new.query)[None, :]
+    everywhere = np.ones_like(guesses, dtype=bool)
+    theirs = _best_views(others.stored, others.stored_valid, guesses, everywhere)
+    ours = _best_views(plain[None, :], np.ones((1, len(plain)), dtype=bool), others.query, others.query_valid)
+    theirs_lit = _best_views(others.brightened, others.brightened_valid, guesses, everywhere)
+    ours_lit = _best_views(lit[None, :], np.ones((1, len(lit)), dtype=bool), others.query, others.query_valid)
+    width = (len(others),)
+    return (
+        np.broadcast_to(theirs + ours, width).astype(np.int64),
+        np.broadcast_to(np.minimum(theirs_lit + ours, theirs + ours_lit), width).astype(np.int64),
+    )
 
 
 def _fines(views: Sequence[ViewKey]) -> np.ndarray:
     return np.fromiter((v.fine for v in views), dtype=np.uint64, count=len(views))
 
 
-def _ranked(stored: np.ndarray, variants: int) -> np.ndarray:
-    """The filed views the ranking compares: each variant's plain ones, not its brightened ones.
+def _split(stored: np.ndarray, variants: int) -> tuple[np.ndarray, np.ndarray]:
+    """The filed views as the rankings compare them: each variant's plain ones, and its brightened ones.
 
-    The brightened views are filed for the lookup only (media/views.py): ranked as well, they brought
+    The plain ranking compares the plain views only: with the brightened ones among them, they brought
     look-alikes forward and cost the field set 1.2 points of recall (docs/performance.md, "Reused
-    photos"). A fingerprint made before they existed files 3 views per variant, all of them plain.
+    photos"). The brightened ones have their own ranking (``_agreements``), which adds a few
+    candidates. A fingerprint made before they existed files 3 views per variant, all of them plain.
     """
     per_variant = 2 * len(STORED_SCALES)
     if variants < 1 or len(stored) != per_variant * variants:
-        return stored
-    return stored[np.arange(len(stored)) % per_variant < len(STORED_SCALES)]
+        return stored, stored[:0]
+    plain = np.arange(len(stored)) % per_variant < len(STORED_SCALES)
+    return stored[plain], stored[~plain]
 
 
 def _best_views(stored: np.ndarray, stored_valid: np.ndarray, query: np.ndarray, query_valid: np.ndarray) -> np.ndarray:

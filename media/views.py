@@ -55,8 +55,9 @@ class ViewKey(NamedTuple):
 def stored_keys(image: Image.Image) -> list[ViewKey]:
     """The keys a photo is filed under: its core at the stored scales, not mirrored, not tilted, as it is
     and brightened (``BRIGHTENED``, highlights clipped: on the mild set, the copies sharing no key with
-    their source went from 51 to 7 of 3,738, docs/performance.md "Reused photos"). The brightened ones are
-    for the lookup only: the ranking compares the plain ones (media/duplicates.py, ``_ranked``)."""
+    their source went from 51 to 7 of 3,738, docs/performance.md "Reused photos"). The shortlist's
+    ranking compares the plain ones; the brightened ones have a ranking of their own, which adds two
+    candidates (media/duplicates.py, ``_split``, ``pick_stacked``)."""
     plain, brightened = _small_grey(image), _small_grey(image, brighten=BRIGHTENED)
     return _view_keys([_region(grey, scale) for grey in (plain, brightened) for scale in STORED_SCALES])
 

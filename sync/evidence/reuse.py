@@ -176,7 +176,7 @@ def _similar_blobs(session: Session, check: PhotoCheck, store: BlobStore) -> dic
 
     One indexed query fetches the ``photo_keys`` rows sharing a key with the photo's guesses (docs/media.md
     4); the best SHORTLIST by fine hash are read, the best CANDIDATES of those by view agreement and hash
-    score judged (media.duplicates),
+    score judged, and BRIGHTENED_CANDIDATES more by the brightened views (media.duplicates),
     so the work per new photo grows with the number of look-alikes, not with the collection.
     """
     mine = _fingerprint_of(check)

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 from bench.photo_field import FIELD_ALTERATIONS, FieldPhoto, FieldScene, field_scenes, make_field_family, render_field
 from bench.photo_scenes import ALTERATIONS, LabelledPhoto, make_labelled_set, make_photo_family, render, scenes_for
 from media.duplicates import (
+    BRIGHTENED_CANDIDATES,
     CANDIDATES,
     HASH_THRESHOLD,
     NEAR_HASH_THRESHOLD,
@@ -180,6 +181,27 @@ def test_the_ranking_compares_the_plain_views_only(labelled: tuple[list[Labelled
     assert np.array_equal(text_stack.stored, Stack.of([stored, earlier]).stored)
 
 
+def test_a_brightened_copy_crowded_out_of_the_plain_ranking_is_judged(tmp_path: Path) -> None:
+    """Twenty look-alikes whose plain views agree with a brightened copy's perfectly fill the plain
+    ranking's 12 before the source; the source, whose brightened views agree with the copy, is among the
+    BRIGHTENED_CANDIDATES judged after them. Without that second ranking, or when the source was filed
+    before the brightened views existed, it is not judged at all."""
+    scenes = scenes_for(40, MILD_SEED)
+    strangers = [fingerprint(make_photo_family(tmp_path, n, scenes[n], MILD_SEED)[0].path) for n in range(20)]
+    for index in BRIGHTENED_FAMILIES:
+        family = make_photo_family(tmp_path, index, scenes[index], MILD_SEED)
+        source = fingerprint(family[0].path)
+        copy = fingerprint(next(p for p in family if p.alteration == "brighten").path)
+        decoys = [dataclasses.replace(s, stored=(*copy.stored[:3], *s.stored[3:]), query=copy.query) for s in strangers]
+        keys = ["source", *range(len(decoys))]
+        picked = pick_stacked(copy, keys, Stack.of([source, *decoys]))
+        assert len(picked) == CANDIDATES + BRIGHTENED_CANDIDATES
+        assert "source" not in picked[:CANDIDATES] and "source" in picked[CANDIDATES:], (index, picked)
+        assert "source" not in pick_stacked(copy, keys, Stack.of([source, *decoys]), brightened=0)
+        earlier = dataclasses.replace(source, stored=source.stored[:3])
+        assert "source" not in pick_stacked(copy, keys, Stack.of([earlier, *decoys]))
+
+
 LOOK_ALIKES = 60
 assert CANDIDATES * 4 < LOOK_ALIKES < SHORTLIST
 
@@ -281,7 +303,7 @@ def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:
     assert kept == [0, 2]
     for name, column in built.hashes.items():
         np.testing.assert_array_equal(parsed.hashes[name], column)
-    for name in ("stored", "stored_valid", "query", "query_valid"):
+    for name in ("stored", "stored_valid", "query", "query_valid", "brightened", "brightened_valid"):
         np.testing.assert_array_equal(getattr(parsed, name), getattr(built, name))
     assert match(plain, framed).is_duplicate
     for bad in ("", "hello", plain.to_string()[:-8], "AQE" + plain.to_string()[3:]):

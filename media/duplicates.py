@@ -220,6 +220,10 @@ def judge(
     hashes barely miss and their keypoints cluster on the little texture there is. On the labelled sets
     it flagged no distinct photo anew, and two pairs of copies of different photos (docs/performance.md,
     "Reused photos").
+
+    Both ways through the keypoints also need one picture to lie inside the other
+    (``Verification.one_within_other``): the same scene photographed from another spot matches as well
+    as a reuse over the part the two have in common, but a reuse shows nothing its source does not.
     """
     hashed = match(new, stored)
     checked = verify(new_features, stored_features) if new_features and stored_features else None
@@ -232,6 +236,7 @@ def judge(
         and hashed.score <= NEAR_HASH_THRESHOLD
         and checked.inliers >= NEAR_MIN_INLIERS
         and checked.area >= NEAR_MIN_AREA
+        and checked.one_within_other
     ):
         evidence = "hashes and keypoints"
     else:

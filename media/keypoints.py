@@ -11,15 +11,16 @@ survive are bunched in one spot (the same watermark-camera stamp in the same cor
 as it is and once mirrored, and packs them (``to_bytes``, about 29 KB for 2 x 400 keypoints; stored in the
 blob store beside the thumbnails). ``verify(new, stored)`` matches the new photo's two sets against the
 stored photo's plain set (Lowe's ratio test, then ``cv2.estimateAffinePartial2D`` with RANSAC) and returns
-a ``Verification``: inlier count, the share of the picture the inliers cover, and the transform, from
-which ``alterations`` names what was done (mirrored, cropped, tilted, resized).
+a ``Verification``: inlier count, the share of the picture the inliers cover, how far one picture lies
+inside the other, and the transform, from which ``alterations`` names what was done (mirrored, cropped,
+tilted, resized).
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -33,6 +34,7 @@ RATIO = 0.8  # Lowe's ratio test
 RANSAC_PX = 6.0
 MIN_INLIERS = 20
 MIN_AREA = 0.08  # share of the picture the inliers' convex hull must cover (on both photos)
+MIN_CONTAINMENT = 0.88  # one picture must lie this much inside the other (``Verification.containment``)
 _HEADER = struct.Struct(">BHHHH")  # version, width, height, plain count, mirrored count
 
 cv2.setNumThreads(1)  # the job runs beside the server on few cores; one pair takes milliseconds anyway
@@ -90,7 +92,15 @@ class Verification:
     ``inliers``: matches the transform explains; ``area``: the smaller of the two convex-hull areas of
     those matches, as a share of each picture; ``mirrored``: the match was found after mirroring the new
     photo; ``angle`` (degrees), ``scale`` (stored / new, at equal long sides) and ``coverage`` (share of the
-    stored picture that the new one shows) describe the transform.
+    stored picture that the new one shows) describe the transform. ``containment``: the larger of the
+    share of the new picture that the transform carries inside the stored one and the share of the stored
+    picture that the new one covers.
+
+    A reuse is cut out of its source (cropped, tilted, shrunk, re-stamped), so one of the two pictures
+    lies inside the other: a containment near 1, down to about 0.92 for two copies of one photo cut at
+    opposite sides. The same scene photographed from another spot matches over its common part too,
+    with as many keypoints as a reuse, but each picture shows what the other does not (0.76-0.85 for the
+    labelled set's kitchen taken from two spots 12-28 % apart; docs/performance.md, "Reused photos").
     """
 
     inliers: int
@@ -99,10 +109,15 @@ class Verification:
     angle: float = 0.0
     scale: float = 1.0
     coverage: float = 1.0
+    containment: float = 1.0
+
+    @property
+    def one_within_other(self) -> bool:
+        return self.containment >= MIN_CONTAINMENT
 
     @property
     def confirmed(self) -> bool:
-        return self.inliers >= MIN_INLIERS and self.area >= MIN_AREA
+        return self.inliers >= MIN_INLIERS and self.area >= MIN_AREA and self.one_within_other
 
     def alterations(self) -> list[str]:
         """What the transform says was done to one photo to make the other (for the reviewer)."""
@@ -131,7 +146,7 @@ def verify(new: Features, stored: Features) -> Verification:
     plain = _match(new.plain, stored.plain, new.size, stored.size)
     mirrored = _match(new.mirrored, stored.plain, new.size, stored.size)
     if mirrored is not None and (plain is None or (mirrored.inliers, mirrored.area) > (plain.inliers, plain.area)):
-        return Verification(mirrored.inliers, mirrored.area, True, mirrored.angle, mirrored.scale, mirrored.coverage)
+        return replace(mirrored, mirrored=True)
     return plain or Verification(0, 0.0)
 
 
@@ -183,7 +198,24 @@ def _match(
     scale = math.hypot(a, b)
     angle = math.degrees(math.atan2(b, a))
     coverage = (new_size[0] * new_size[1] * scale * scale) / (stored_size[0] * stored_size[1])
-    return Verification(count, area, False, angle, scale, coverage)
+    return Verification(count, area, False, angle, scale, coverage, _containment(transform, new_size, stored_size))
+
+
+def _containment(transform: np.ndarray, new_size: tuple[int, int], stored_size: tuple[int, int]) -> float:
+    """The larger of: the share of the new picture that ``transform`` carries inside the stored one, and
+    the share of the stored picture that the carried new one covers."""
+    carried = _corners(new_size) @ transform[:, :2].T.astype(np.float32) + transform[:, 2].astype(np.float32)
+    stored = _corners(stored_size)
+    common, _ = cv2.intersectConvexConvex(carried, stored)
+    carried_area = abs(float(cv2.contourArea(carried)))
+    if carried_area <= 0:
+        return 0.0
+    return max(float(common) / carried_area, float(common) / (stored_size[0] * stored_size[1]))
+
+
+def _corners(size: tuple[int, int]) -> np.ndarray:
+    width, height = size
+    return np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
 
 
 def _hull_share(points: np.ndarray, size: tuple[int, int]) -> float:

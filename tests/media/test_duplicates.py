@@ -33,8 +33,8 @@ from media.duplicates import (
     view_distance,
 )
 from media.images import UnreadableImage
-from media.keypoints import MIN_INLIERS, Features
-from tests.media.photos import MILD_SEED, barely_hashed_reuse, scene, write_jpeg
+from media.keypoints import MIN_AREA, MIN_CONTAINMENT, MIN_INLIERS, Features
+from tests.media.photos import MILD_SEED, barely_hashed_reuse, kitchen_from_two_spots, scene, write_jpeg
 
 SINGLE_ALTERATIONS = [a for a in ALTERATIONS if a != "combined"]
 
@@ -286,6 +286,29 @@ def test_a_copy_whose_hashes_barely_miss_is_confirmed_by_fewer_keypoints(tmp_pat
     assert {"cropped", "resized"} <= set(verdict.alterations)
     other, other_features = examine(write_jpeg(tmp_path / "other.jpg", render(scenes_for(11, MILD_SEED)[10])))
     assert not judge(new, other, new_features, other_features).is_duplicate  # the mild set's next site scene
+
+
+def test_the_same_kitchen_from_another_spot_is_not_a_reuse_but_its_copies_are(tmp_path: Path) -> None:
+    """A second photo of the scene from another spot matches over what the two have in common, with as
+    many keypoints as a reuse; what tells them apart is that neither picture lies inside the other. The
+    copies, every one cut out of (or framed around) its source, are still found."""
+    first, second = kitchen_from_two_spots(tmp_path)
+    examined = {photo.path: examine(photo.path) for photo in first + second}
+    (stored, stored_features), (new, new_features) = examined[first[0].path], examined[second[0].path]
+    verdict = judge(new, stored, new_features, stored_features)
+    checked = verdict.verification
+    assert checked is not None
+    assert checked.inliers >= MIN_INLIERS and checked.area >= MIN_AREA  # the matches alone would flag it
+    assert checked.containment < MIN_CONTAINMENT and not verdict.is_duplicate
+    for family, other in ((first, second[0]), (second, first[0])):
+        source, source_features = examined[family[0].path]
+        other_fp, other_features = examined[other.path]
+        for copy in family[1:]:
+            reused, reused_features = examined[copy.path]
+            found = judge(reused, source, reused_features, source_features)
+            assert found.is_duplicate, copy.description
+            assert found.verification is not None and found.verification.one_within_other, copy.description
+            assert not judge(reused, other_fp, reused_features, other_features).is_duplicate, copy.description
 
 
 def test_fingerprint_string_round_trip_and_rejects(tmp_path: Path) -> None:

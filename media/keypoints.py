@@ -97,10 +97,11 @@ class Verification:
     picture that the new one covers.
 
     A reuse is cut out of its source (cropped, tilted, shrunk, re-stamped), so one of the two pictures
-    lies inside the other: a containment near 1, down to about 0.92 for two copies of one photo cut at
-    opposite sides. The same scene photographed from another spot matches over its common part too,
-    with as many keypoints as a reuse, but each picture shows what the other does not (0.76-0.85 for the
-    labelled set's kitchen taken from two spots 12-28 % apart; docs/performance.md, "Reused photos").
+    lies inside the other: a containment near 1, down to 0.919 on the labelled sets (two copies of one
+    photo cut at opposite sides). The same scene photographed from another spot matches over its common
+    part too, with as many keypoints as a reuse, but each picture shows what the other does not
+    (0.76-0.85 for the labelled set's kitchen taken from two spots 12-28 % apart; docs/performance.md,
+    "Reused photos").
     """
 
     inliers: int
@@ -109,7 +110,7 @@ class Verification:
     angle: float = 0.0
     scale: float = 1.0
     coverage: float = 1.0
-    containment: float = 1.0
+    containment: float = 0.0  # no transform fitted: nothing is known to lie inside the other
 
     @property
     def one_within_other(self) -> bool:
